@@ -1,0 +1,135 @@
+"""Evaluate a trained run: every DESIGN.md metric into WORKDIR/metrics.json, and a markdown table.
+
+    python -m experiments.evaluate --workdir runs/default [--split test] [--limit N] [--num_samples 10]
+
+The split comes from the run's own dataset (its saved TrainConfig.data_dir; the built-in dataset when
+that is empty) unless --data_dir says otherwise, encoded with the run's tokenizer, vocabulary and max_len.
+The test split writes metrics.json (the contract's file); other splits write metrics_<split>.json.
+Flags are checked before anything is loaded: a bad one is one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+from absl import app, flags
+
+from jaxlua.eval.cli import FlagError, check_workdir, fail, load_run
+
+SPLITS = ("train", "val", "test")
+
+
+def define_flags() -> None:
+    """Declare the flags (only when run as a script, so both scripts can be imported together)."""
+    flags.DEFINE_string("workdir", None, "Training workdir holding the checkpoints, config and vocabulary.")
+    flags.DEFINE_string("split", "test", f"Dataset split to evaluate: one of {', '.join(SPLITS)}.")
+    flags.DEFINE_string("data_dir", None, "Dataset directory; default: the one the run was trained on.")
+    flags.DEFINE_integer("limit", None, "Evaluate only the first N programs of the split.")
+    flags.DEFINE_integer("num_samples", 10, "Sampled outputs per program for pass@k (k in 1, 5, 10); 0: greedy only.")
+    flags.DEFINE_float("temperature", 0.8, "Sampling temperature for pass@k.")
+    flags.DEFINE_integer("batch_size", 32, "Programs decoded per batch.")
+    flags.DEFINE_integer("max_new_tokens", None, "Output length cap; default: until EOS or max_len.")
+    flags.DEFINE_integer("latency_programs", 32, "Programs timed one by one for latency_ms_p50/p95; 0: skip.")
+    flags.DEFINE_integer("seed", 0, "Seed for sampling and for the latency sample.")
+
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateArgs:
+    """The validated flags of one evaluation."""
+
+    workdir: pathlib.Path
+    split: str = "test"
+    data_dir: pathlib.Path | None = None
+    limit: int | None = None
+    num_samples: int = 10
+    temperature: float = 0.8
+    batch_size: int = 32
+    max_new_tokens: int | None = None
+    latency_programs: int = 32
+    seed: int = 0
+
+
+def parse_args(values) -> EvaluateArgs:
+    """Validate flag values (an absl FlagValues or any object with the same attributes)."""
+    workdir = check_workdir(values.workdir)
+    if values.split not in SPLITS:
+        raise FlagError(f"--split must be one of {', '.join(SPLITS)}; got {values.split!r}")
+    data_dir = None
+    if values.data_dir:
+        data_dir = pathlib.Path(values.data_dir).expanduser()
+        if not data_dir.is_dir():
+            raise FlagError(f"--data_dir {values.data_dir} is not a directory")
+    if values.limit is not None and values.limit < 1:
+        raise FlagError(f"--limit must be >= 1; got {values.limit}")
+    if values.num_samples < 0:
+        raise FlagError(f"--num_samples must be >= 0; got {values.num_samples}")
+    if values.num_samples > 0 and not values.temperature > 0:
+        raise FlagError(f"--temperature must be > 0 when sampling; got {values.temperature}")
+    if values.batch_size < 1:
+        raise FlagError(f"--batch_size must be >= 1; got {values.batch_size}")
+    if values.max_new_tokens is not None and values.max_new_tokens < 1:
+        raise FlagError(f"--max_new_tokens must be >= 1; got {values.max_new_tokens}")
+    if values.latency_programs < 0:
+        raise FlagError(f"--latency_programs must be >= 0; got {values.latency_programs}")
+    return EvaluateArgs(workdir=workdir, split=values.split, data_dir=data_dir, limit=values.limit,
+                        num_samples=values.num_samples, temperature=values.temperature,
+                        batch_size=values.batch_size, max_new_tokens=values.max_new_tokens,
+                        latency_programs=values.latency_programs, seed=values.seed)
+
+
+def metrics_filename(split: str) -> str:
+    return "metrics.json" if split == "test" else f"metrics_{split}.json"
+
+
+def evaluate(args: EvaluateArgs) -> dict:
+    """Load the run, encode the split, evaluate, write the metrics file; returns the metrics."""
+    # pylint: disable=import-outside-toplevel
+    from absl import logging
+
+    from jaxlua.data import default_dataset_dir, load_split
+    from jaxlua.eval.evaluator import evaluate_model, write_metrics
+    from jaxlua.tokenize import encode_dataset
+
+    start = time.perf_counter()
+    model, config, vocab, tokenizer = load_run(args.workdir)
+    data_dir = args.data_dir or (pathlib.Path(config.data_dir) if config.data_dir else default_dataset_dir())
+    try:
+        records = load_split(data_dir, args.split)
+    except FileNotFoundError as exc:
+        fail(exc)
+    dataset = encode_dataset(records, tokenizer, vocab, config.max_len)
+    if len(dataset) == 0:
+        fail(f"no {args.split} program of {data_dir} fits max_len={config.max_len} ({dataset.report})")
+    logging.info("evaluating %d %s programs of %s", len(dataset), args.split, data_dir)
+    metrics = evaluate_model(model, dataset, tokenizer, vocab, records=records, batch_size=args.batch_size,
+                             max_new_tokens=args.max_new_tokens, num_samples=args.num_samples,
+                             temperature=args.temperature, seed=args.seed, limit=args.limit,
+                             latency_programs=args.latency_programs)
+    metrics.update(split=args.split, data_dir=str(data_dir), workdir=str(args.workdir),
+                   encode_report=dataset.report, cell=getattr(config, "cell", None),
+                   eval_seconds=time.perf_counter() - start)
+    write_metrics(args.workdir, metrics, filename=metrics_filename(args.split))
+    return metrics
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        args = parse_args(FLAGS)
+    except FlagError as exc:
+        fail(exc)
+    from jaxlua.eval.evaluator import format_metrics_table  # pylint: disable=import-outside-toplevel
+
+    metrics = evaluate(args)
+    print(format_metrics_table(metrics))
+    print(f"\nwrote {args.workdir / metrics_filename(args.split)}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,189 @@
+"""The evaluator every experiment shares: decode a split, score it, time it, write metrics.json.
+
+Flow: greedy decoding of every program (batched, jit) -> text via the tokenizer -> per-program metrics;
+n sampled outputs per program for pass@k; teacher-forced NLL for perplexity; batch-1 latency from
+source text to text on a sample of programs. Everything is averaged per program, overall and per level
+(jaxlua.eval.metrics).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from typing import Any, Mapping, Sequence
+
+import jax
+import numpy as np
+from absl import logging
+from flax import nnx
+
+from jaxlua.eval import metrics as M
+from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows
+from jaxlua.eval.latency import measure_latency, output_text
+
+METRICS_FILENAME = "metrics.json"
+
+
+def device_info() -> dict[str, Any]:
+    """The accelerator the numbers were measured on."""
+    device = jax.devices()[0]
+    return {"platform": device.platform, "device_kind": device.device_kind,
+            "device_count": jax.device_count(), "jax_version": jax.__version__}
+
+
+def _warm_up(decoder: Decoder, dataset: Any, rows: np.ndarray, batch_size: int, max_new_tokens: int) -> None:
+    """Compile greedy decoding once per prompt-length bucket so that programs_per_s excludes compile time."""
+    by_bucket: dict[int, int] = {}
+    for row in rows:
+        by_bucket.setdefault(length_bucket(int(dataset.output_start[row]), decoder.max_len), int(row))
+    for row in by_bucket.values():
+        decode_rows(decoder, dataset.tokens, dataset.output_start, np.full(batch_size, row),
+                    batch_size=batch_size, max_new_tokens=max_new_tokens)
+
+
+def _check_args(dataset: Any, batch_size: int, num_samples: int, temperature: float,
+                limit: int | None, latency_programs: int) -> None:
+    if len(dataset.lengths) == 0:
+        raise ValueError("cannot evaluate an empty dataset")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    if num_samples < 0:
+        raise ValueError(f"num_samples must be >= 0; got {num_samples}")
+    if num_samples > 0 and temperature <= 0:
+        raise ValueError(f"sampling for pass@k needs temperature > 0; got {temperature}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 or None; got {limit}")
+    if latency_programs < 0:
+        raise ValueError(f"latency_programs must be >= 0; got {latency_programs}")
+
+
+def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, *,
+                   records: Sequence[Mapping[str, Any]] | None = None, batch_size: int = 32,
+                   max_new_tokens: int | None = None, num_samples: int = 10, temperature: float = 0.8,
+                   seed: int = 0, limit: int | None = None, latency_programs: int = 32,
+                   progress: bool = True) -> dict[str, Any]:
+    """Every DESIGN.md metric for `model` on an EncodedDataset, overall and in "per_level".
+
+    records: the split's records (matched by id). With them, exact_match compares against the true stdout
+    and latency starts from the source text; without them the reference text is the tokenizer's
+    decoding of the reference tokens and latency is skipped. num_samples: outputs sampled per program at
+    `temperature` for pass@k (k in 1, 5, 10 with k <= num_samples); 0 makes pass@1 the greedy exact match.
+    max_new_tokens defaults to max_len - 1, i.e. each row stops only at EOS or when it fills max_len.
+    The caller's model is not modified (decoding uses an eval-mode view of it).
+    """
+    _check_args(dataset, batch_size, num_samples, temperature, limit, latency_programs)
+    max_len = int(dataset.tokens.shape[1])
+    max_new_tokens = max_len - 1 if max_new_tokens is None else int(max_new_tokens)
+    n = len(dataset.lengths) if limit is None else min(limit, len(dataset.lengths))
+    rows = np.arange(n)
+    decoder = Decoder(model, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_len=max_len)
+    by_id = None if records is None else {str(r["id"]): r for r in records}
+    if by_id is not None:
+        missing = [i for i in dataset.ids[:n] if str(i) not in by_id]
+        if missing:
+            raise ValueError(f"{len(missing)} encoded programs have no record (first: {missing[0]!r})")
+
+    ref_ids = [dataset.tokens[r, dataset.output_start[r]:dataset.lengths[r] - 1].tolist() for r in rows]
+    ref_tokens = [vocab.decode(ids) for ids in ref_ids]
+    if by_id is not None:
+        ref_texts = [by_id[str(dataset.ids[r])]["stdout"] for r in rows]
+    else:
+        logging.warning("no records given: exact_match compares against the tokenizer's decoding of the reference")
+        ref_texts = [tokenizer.decode_output(tokens) for tokens in ref_tokens]
+
+    _warm_up(decoder, dataset, rows, batch_size, max_new_tokens)
+    start = time.perf_counter()
+    greedy_ids = decode_rows(decoder, dataset.tokens, dataset.output_start, rows, batch_size=batch_size,
+                             max_new_tokens=max_new_tokens, progress="greedy decode" if progress else None)
+    greedy_texts = [output_text(tokenizer, vocab, ids) for ids in greedy_ids]
+    greedy_seconds = time.perf_counter() - start
+
+    sample_texts: list[list[str | None]] | None = None
+    if num_samples > 0:
+        sample_rows = np.repeat(rows, num_samples)
+        sampled = decode_rows(decoder, dataset.tokens, dataset.output_start, sample_rows, batch_size=batch_size,
+                              max_new_tokens=max_new_tokens, temperature=temperature, key=jax.random.key(seed),
+                              progress=f"sample x{num_samples}" if progress else None)
+        texts = [output_text(tokenizer, vocab, ids) for ids in sampled]
+        sample_texts = [texts[i * num_samples:(i + 1) * num_samples] for i in range(n)]
+
+    nll_sum, n_tokens = score_rows(decoder, dataset.tokens[:n], dataset.lengths[:n], dataset.output_start[:n],
+                                   batch_size=batch_size, progress="perplexity" if progress else None)
+
+    per_program = [
+        M.score_program(greedy_texts[i], ref_texts[i], vocab.decode(greedy_ids[i]), ref_tokens[i],
+                        None if sample_texts is None else sample_texts[i], nll_sum[i], n_tokens[i])
+        for i in range(n)
+    ]
+    levels = [int(level) for level in dataset.level[:n]]
+    result = M.aggregate(per_program, levels)
+    result["programs_per_s"] = n / greedy_seconds
+    result["num_undecodable"] = sum(text is None for text in greedy_texts)
+    if by_id is not None and latency_programs > 0:
+        _add_latency(result, decoder, tokenizer, vocab, [by_id[str(dataset.ids[r])] for r in rows], levels,
+                     latency_programs, max_new_tokens, seed)
+    result["device"] = device_info()
+    result["settings"] = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_samples": num_samples,
+                          "temperature": temperature, "seed": seed, "limit": limit, "max_len": max_len,
+                          "perplexity_tokens": "output tokens output_start..lengths-1, EOS included"}
+    return result
+
+
+def _add_latency(result: dict, decoder: Decoder, tokenizer: Any, vocab: Any, records: Sequence[Mapping],
+                 levels: Sequence[int], latency_programs: int, max_new_tokens: int, seed: int) -> None:
+    """latency_ms_p50/p95 overall (and per level) over a seeded sample of programs, batch 1."""
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.permutation(len(records))[:latency_programs])
+    seconds = measure_latency(decoder, tokenizer, vocab, [records[i]["source"] for i in sample],
+                              max_new_tokens=max_new_tokens)
+    result["latency_ms_p50"] = M.percentile_ms(seconds, 50)
+    result["latency_ms_p95"] = M.percentile_ms(seconds, 95)
+    result["latency_programs"] = len(seconds)
+    for level, summary in result["per_level"].items():
+        level_seconds = [s for i, s in zip(sample, seconds) if levels[i] == int(level)]
+        if level_seconds:
+            summary["latency_ms_p50"] = M.percentile_ms(level_seconds, 50)
+            summary["latency_ms_p95"] = M.percentile_ms(level_seconds, 95)
+
+
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("N", "num_programs"), ("EM", "exact_match"), ("TokEM", "token_exact_match"), ("F1", "f1"),
+    ("SS", "sentence_similarity"), ("P@1", "pass_at_1"), ("P@5", "pass_at_5"), ("P@10", "pass_at_10"),
+    ("Perp", "perplexity"), ("Rcl", "recall"), ("Prs", "precision"),
+    ("p50 ms", "latency_ms_p50"), ("p95 ms", "latency_ms_p95"),
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def format_metrics_table(metrics: Mapping[str, Any]) -> str:
+    """Markdown table shaped like the dissertation's Table 6.3 (plus latency): overall, then one row per level."""
+    columns = [(name, key) for name, key in TABLE_COLUMNS
+               if key in metrics or any(key in s for s in metrics.get("per_level", {}).values())]
+    rows = [("all", metrics)] + [(f"level {lvl}", s) for lvl, s in metrics.get("per_level", {}).items()]
+    lines = ["| split | " + " | ".join(name for name, _ in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    lines += ["| " + label + " | " + " | ".join(_cell(s.get(key)) for _, key in columns) + " |"
+              for label, s in rows]
+    footer = []
+    if "programs_per_s" in metrics:
+        footer.append(f"{metrics['programs_per_s']:.1f} programs/s batched")
+    device = metrics.get("device")
+    if device:
+        footer.append(f"device: {device.get('device_kind')} ({device.get('platform')}), jax {device.get('jax_version')}")
+    return "\n".join(lines + ([""] + ["; ".join(footer)] if footer else []))
+
+
+def write_metrics(workdir: str | pathlib.Path, metrics: Mapping[str, Any],
+                  filename: str = METRICS_FILENAME) -> pathlib.Path:
+    """Write metrics as JSON to workdir/metrics.json (or `filename`), creating workdir; returns the path."""
+    path = pathlib.Path(workdir) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,235 @@
+"""In-process Lua 5.4 sandbox: one reusable LuaRuntime that runs untrusted chunks in fresh environments.
+
+`LuaSandbox.run` enforces the instruction, memory and output limits, but not wall-clock time: a C library
+function (e.g. catastrophic backtracking in string.find) cannot be interrupted in-process. Untrusted code
+therefore goes through `jaxlua.lua.run_lua`, which runs this sandbox in a worker process that is killed on
+timeout. Pool workers that run the project's own generated programs use `LuaSandbox` directly (faster).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from lupa import lua54
+
+STATUSES = ("ok", "error", "timeout", "memory", "output_limit")
+DEFAULT_MAX_STEPS = 10**7
+DEFAULT_MAX_MEMORY = 64 * 2**20
+DEFAULT_MAX_OUTPUT = 64 * 2**10
+DEFAULT_TIMEOUT = 2.0
+RANDOM_SEED = 0
+# Instructions are counted exactly (a count hook every instruction) up to EXACT_STEPS; beyond that the hook
+# fires every COARSE_STEPS instructions and `steps` has that resolution (the per-instruction hook costs ~10x).
+EXACT_STEPS = 20_000
+COARSE_STEPS = 1000
+CHUNK_NAME = "=stdin"  # error positions read "stdin:3: ...", as for `lua5.4 < prog.lua`
+
+
+@dataclasses.dataclass(frozen=True)
+class LuaResult:
+    """Outcome of one sandboxed run: status in STATUSES, captured stdout, error text, VM instructions."""
+
+    status: str
+    stdout: str
+    error: str | None
+    steps: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# Trusted setup code. It runs once per LuaRuntime in the real global environment and returns `run`, which
+# builds a fresh environment for every chunk. Only `run` keeps references to the real libraries.
+_SANDBOX_LUA = r"""
+local EXACT, COARSE, CHUNK_NAME = ...
+local real_load, sethook, pack, concat = load, debug.sethook, table.pack, table.concat
+local tostring, type, error, select, next, pairs, xpcall = tostring, type, error, select, next, pairs, xpcall
+local setmetatable_raw, rawget, mtype, sformat, sfind = setmetatable, rawget, math.type, string.format, string.find
+local randomseed, collect = math.randomseed, collectgarbage
+local create, resume = coroutine.create, coroutine.resume
+local set_any_metatable, rawset, ssub = debug.setmetatable, rawset, string.sub
+local string_mt = getmetatable("")
+local STRING_MT = {}  -- the pristine string metatable: arithmetic coercions (__add, ...) and __index
+for k, v in pairs(string_mt) do STRING_MT[k] = v end
+local BASE = {"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+              "rawlen", "rawset", "select", "tonumber", "tostring", "type", "xpcall"}
+local LIBS = {string = string, table = table, math = math, utf8 = utf8}
+local HIDDEN = {string = {dump = true}}
+local GC_OPTIONS = {collect = true, count = true, step = true, isrunning = true}
+local G = _G
+
+-- Calibration: a count hook also consumes count on its own instructions, so each coarse hook call stands
+-- for COARSE - overhead user instructions. Measure the overhead once against the exact per-instruction hook.
+local function calibrate()
+  local function count(every)
+    local n = 0
+    local co = create(real_load("local s = 0 for i = 1, 20000 do s = s + i end", "=probe", "t", {}))
+    sethook(co, function() n = n + 1 end, "", every)
+    resume(co)
+    return n
+  end
+  return count(1) / count(COARSE)
+end
+local PER_COARSE = calibrate()
+
+return function(src, max_steps, max_output, seed)
+  local env = {}
+  for i = 1, #BASE do env[BASE[i]] = G[BASE[i]] end
+  for name, lib in pairs(LIBS) do
+    local copy, hidden = {}, HIDDEN[name] or {}
+    for k, v in pairs(lib) do if not hidden[k] then copy[k] = v end end
+    env[name] = copy
+  end
+  env._G, env._VERSION = env, G._VERSION
+  -- The string metatable is shared by every string of the state: reset it so no run sees another's edits,
+  -- and point it at this run's string table (without dump).
+  set_any_metatable(string_mt, nil)
+  for k in next, string_mt do rawset(string_mt, k, nil) end
+  for k, v in next, STRING_MT do rawset(string_mt, k, v) end
+  rawset(string_mt, "__index", env.string)
+  randomseed(seed)
+
+  local out, nout, outlen, limit, steps = {}, 0, 0, nil, 0
+  -- Once a limit is hit, every further instruction raises it again, so no pcall can swallow it for long.
+  local function stop_always() error(limit, 0) end
+  local function emit(s)
+    if limit then error(limit, 0) end
+    local n = #s
+    if outlen + n > max_output then
+      nout = nout + 1; out[nout] = ssub(s, 1, max_output - outlen); outlen = max_output
+      limit = "output limit exceeded"
+      sethook(stop_always, "", 1)
+      error(limit, 0)
+    end
+    nout = nout + 1; out[nout] = s; outlen = outlen + n
+  end
+  -- print and io.write are C functions in lua5.4 (no VM instructions): while counting exactly, their own
+  -- instructions here are not charged to the program (a __tostring metamethod's still are).
+  env.print = function(...)
+    local s0, args = steps, pack(...)
+    for i = 1, args.n do args[i] = tostring(args[i]) end
+    emit(concat(args, "\t", 1, args.n) .. "\n")
+    if steps < EXACT then steps = s0 end
+  end
+  local stdout_file = {}
+  local function write(...)
+    local s0, args = steps, pack(...)
+    for i = 1, args.n do
+      local v = args[i]
+      local tv = type(v)
+      if tv == "number" then v = mtype(v) == "integer" and sformat("%d", v) or sformat("%.14g", v)
+      elseif tv ~= "string" then
+        error(sformat("bad argument #%d to 'write' (string expected, got %s)", i, tv), 2)
+      end
+      emit(v)
+    end
+    if steps < EXACT then steps = s0 end
+    return stdout_file
+  end
+  stdout_file.write = function(self, ...) return write(...) end
+  env.io = {write = write, stdout = stdout_file}
+  env.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc metamethods are not allowed in the sandbox", 2)
+    end
+    return setmetatable_raw(t, mt)
+  end
+  env.collectgarbage = function(opt, ...)
+    if opt ~= nil and not GC_OPTIONS[opt] then
+      error("collectgarbage option '" .. tostring(opt) .. "' is not allowed in the sandbox", 2)
+    end
+    return collect(opt, ...)
+  end
+  env.load = function(chunk, name, mode, ...)
+    if mode == nil then mode = "t" elseif type(mode) == "string" then
+      if not sfind(mode, "t", 1, true) then return nil, "binary chunks are not allowed in the sandbox" end
+      mode = "t"
+    end
+    if select("#", ...) > 0 then return real_load(chunk, name, mode, ...) end
+    return real_load(chunk, name, mode, env)
+  end
+
+  local fn, err = real_load(src, CHUNK_NAME, "t", env)
+  if not fn then return "error", "", err, 0 end
+
+  local function over_budget()
+    limit = "instruction limit exceeded"
+    sethook(stop_always, "", 1)
+    error(limit, 0)
+  end
+  local function coarse_hook()
+    steps = steps + PER_COARSE
+    if steps >= max_steps then over_budget() end
+  end
+  local function exact_hook()
+    steps = steps + 1
+    if steps >= max_steps then over_budget() end
+    if steps >= EXACT then sethook(coarse_hook, "", COARSE) end
+  end
+  local handled = false
+  local function handler(e) handled = true; return e end
+  -- The user chunk runs in its own coroutine: hooks are per thread, so the limit hooks never fire in this
+  -- trusted code, even after `stop_always` was installed.
+  local co = create(function() return xpcall(fn, handler) end)
+  sethook(co, exact_hook, "", 1)
+  local resumed, ok, res = resume(co)
+  if not resumed then ok, res = false, ok end
+  local stdout = concat(out, "", 1, nout)
+  steps = steps // 1
+  if limit == "output limit exceeded" then return "output_limit", stdout, limit, steps end
+  if limit then return "timeout", stdout, limit, steps end
+  if ok then return "ok", stdout, nil, steps end
+  -- Lua does not call the message handler for allocation failures (LUA_ERRMEM).
+  if not handled and res == "not enough memory" then return "memory", stdout, res, steps end
+  if type(res) ~= "string" then res = "(error object is a " .. type(res) .. " value)" end
+  return "error", stdout, res, steps
+end
+"""
+
+
+def _decode(data: bytes | str | None) -> str | None:
+    """Lua strings are bytes; keep them byte-exact (invalid UTF-8 survives as surrogate escapes)."""
+    if data is None or isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+class LuaSandbox:
+    """One LuaRuntime reused for many runs, each in a fresh sandboxed environment (no wall-clock limit)."""
+
+    def __init__(self, max_memory: int = DEFAULT_MAX_MEMORY, random_seed: int = RANDOM_SEED):
+        self._runtime = lua54.LuaRuntime(
+            encoding=None, register_eval=False, register_builtins=False, unpack_returned_tuples=True,
+            max_memory=0)
+        # Lupa registers a `python` module; the sandbox environment never references it, and we drop it from
+        # the real globals too so no path leads to host objects.
+        self._runtime.execute(b"python = nil; package.loaded.python = nil")
+        self._run = self._runtime.execute(_SANDBOX_LUA.encode(), EXACT_STEPS, COARSE_STEPS, CHUNK_NAME.encode())
+        self._random_seed = random_seed
+        self._max_memory = -1
+        self._set_memory(max_memory)
+
+    def _set_memory(self, max_memory: int) -> None:
+        if max_memory != self._max_memory:
+            self._runtime.set_max_memory(max_memory, total=False)
+            self._max_memory = max_memory
+
+    def run(self, source: str, max_steps: int = DEFAULT_MAX_STEPS, max_memory: int = DEFAULT_MAX_MEMORY,
+            max_output: int = DEFAULT_MAX_OUTPUT) -> LuaResult:
+        """Run `source` as a Lua 5.4 chunk with fresh globals; return its status, stdout, error and steps."""
+        if not isinstance(source, str):
+            raise TypeError(f"source must be str, got {type(source).__name__}")
+        for name, value in (("max_steps", max_steps), ("max_memory", max_memory), ("max_output", max_output)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self._set_memory(max_memory)
+        used = self._runtime.get_memory_used() or 0
+        if used > 4 * 2**20:  # garbage of earlier runs must not count against this run's memory cap
+            self._runtime.gccollect()
+        try:
+            status, stdout, error, steps = self._run(
+                source.encode("utf-8", errors="surrogateescape"), max_steps, max_output, self._random_seed)
+        except lua54.LuaMemoryError as exc:  # allocation failed in the sandbox's own bookkeeping
+            self._runtime.gccollect()
+            return LuaResult("memory", "", str(exc), 0)
+        return LuaResult(_decode(status), _decode(stdout), _decode(error), int(steps))

@@ -1,0 +1,155 @@
+"""Records -> fixed-shape int32 arrays `BOS program SEP output EOS PAD...`, cached on disk as .npz."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+from absl import logging
+
+from jaxlua.tokenize.errors import LuaSyntaxError
+from jaxlua.tokenize.tokenizer import Tokenizer
+from jaxlua.tokenize.vocabulary import Vocabulary
+
+OVERFLOW_POLICIES = ("drop", "truncate")
+_CACHE_VERSION = "encode/1"
+
+
+@dataclasses.dataclass
+class EncodedDataset:
+    """Encoded records. `tokens[i, :lengths[i]]` is valid; the output starts at `output_start[i]`."""
+
+    tokens: np.ndarray  # int32 [N, max_len]
+    lengths: np.ndarray  # int32 [N], EOS included
+    output_start: np.ndarray  # int32 [N], index of the first output token (SEP index + 1)
+    level: np.ndarray  # int32 [N]
+    ids: list[str]
+    report: dict
+
+    def __len__(self) -> int:
+        return int(self.tokens.shape[0])
+
+
+def _cache_key(records: Sequence[dict], tokenizer: Tokenizer, vocab: Vocabulary, max_len: int,
+               overflow: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([_CACHE_VERSION, tokenizer.config, max_len, overflow], sort_keys=True).encode())
+    digest.update(json.dumps(vocab.tokens, ensure_ascii=True).encode())
+    for record in records:
+        digest.update(json.dumps([record.get("id"), record["source"], record["stdout"], record.get("level")],
+                                 ensure_ascii=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def _check_record(index: int, record: dict) -> None:
+    if not isinstance(record, dict):
+        raise TypeError(f"record {index} is a {type(record).__name__}, expected a dict")
+    for field in ("source", "stdout"):
+        if not isinstance(record.get(field), str):
+            raise ValueError(f"record {index} ({record.get('id', '?')}) has no string field {field!r}")
+
+
+def _load_cache(path: pathlib.Path) -> EncodedDataset | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return EncodedDataset(
+                tokens=data["tokens"], lengths=data["lengths"], output_start=data["output_start"],
+                level=data["level"], ids=[str(x) for x in data["ids"]],
+                report=json.loads(str(data["report"])))
+    except (OSError, KeyError, ValueError) as exc:
+        logging.warning("ignoring unreadable encoding cache %s: %s", path, exc)
+        return None
+
+
+def _save_cache(path: pathlib.Path, ds: EncodedDataset) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, tokens=ds.tokens, lengths=ds.lengths, output_start=ds.output_start, level=ds.level,
+             ids=np.array(ds.ids, dtype=str), report=np.array(json.dumps(ds.report)))
+    os.replace(tmp, path)
+
+
+def encode_dataset(records: Sequence[dict], tokenizer: Tokenizer, vocab: Vocabulary, max_len: int,
+                   cache_dir: str | os.PathLike | None = None, overflow: str = "drop") -> EncodedDataset:
+    """Tokenize and encode `records` into padded int32 arrays.
+
+    A record whose sequence is longer than `max_len` is dropped (`overflow="drop"`) or has its output cut
+    (`"truncate"`: no EOS, `lengths == max_len`); one whose program alone does not fit, or that does not
+    parse, is always dropped. `report` counts kept / truncated / dropped records by reason. With
+    `cache_dir`, the result is stored under a hash of (records, mode, vocabulary, max_len, overflow) and
+    reused on the next call (keyed by the tokenizer's `config`, so every option change re-encodes).
+    """
+    if max_len < 4:
+        raise ValueError(f"max_len must be >= 4 (BOS, a token, SEP, EOS), got {max_len}")
+    if overflow not in OVERFLOW_POLICIES:
+        raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
+    records = list(records)
+    for index, record in enumerate(records):
+        _check_record(index, record)
+    cache_path = None
+    if cache_dir is not None:
+        key = _cache_key(records, tokenizer, vocab, max_len, overflow)
+        cache_path = pathlib.Path(cache_dir) / f"encoded-{tokenizer.mode}-{key}.npz"
+        if cache_path.exists():
+            cached = _load_cache(cache_path)
+            if cached is not None:
+                logging.info("encode_dataset: loaded %d records from cache %s", len(cached), cache_path)
+                return cached
+
+    tokens = np.full((len(records), max_len), vocab.pad_id, dtype=np.int32)
+    lengths = np.zeros(len(records), dtype=np.int32)
+    output_start = np.zeros(len(records), dtype=np.int32)
+    level = np.zeros(len(records), dtype=np.int32)
+    ids: list[str] = []
+    report = {"total": len(records), "kept": 0, "truncated": 0, "dropped_too_long": 0,
+              "dropped_program_too_long": 0, "dropped_syntax_error": 0}
+    row = 0
+    for index, record in enumerate(_progress(records)):
+        try:
+            program = tokenizer.program_tokens(record["source"])
+        except LuaSyntaxError as exc:
+            report["dropped_syntax_error"] += 1
+            logging.debug("dropping record %s: %s", record.get("id", index), exc)
+            continue
+        output = tokenizer.output_tokens(record["stdout"])
+        program_ids = vocab.encode(program)
+        sep = 1 + len(program_ids)
+        if sep + 2 > max_len:  # BOS program SEP, at least one output slot
+            report["dropped_program_too_long"] += 1
+            continue
+        sequence = [vocab.bos_id, *program_ids, vocab.sep_id, *vocab.encode(output), vocab.eos_id]
+        if len(sequence) > max_len:
+            if overflow == "drop":
+                report["dropped_too_long"] += 1
+                continue
+            sequence = sequence[:max_len]
+            report["truncated"] += 1
+        else:
+            report["kept"] += 1
+        tokens[row, :len(sequence)] = sequence
+        lengths[row] = len(sequence)
+        output_start[row] = sep + 1
+        level[row] = int(record.get("level", 0))
+        ids.append(str(record.get("id", index)))
+        row += 1
+    ds = EncodedDataset(tokens=tokens[:row], lengths=lengths[:row], output_start=output_start[:row],
+                        level=level[:row], ids=ids, report=report)
+    logging.info("encode_dataset (%s, max_len=%d): %s", tokenizer.mode, max_len, report)
+    if cache_path is not None:
+        _save_cache(cache_path, ds)
+    return ds
+
+
+def _progress(records: list[dict]):
+    """tqdm bar for large datasets (tokenizing 50k records takes seconds), plain iteration otherwise."""
+    if len(records) < 20_000:
+        return records
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a declared dependency
+        return records
+    return tqdm(records, desc="tokenizing", unit="prog", mininterval=1.0)

@@ -1,0 +1,149 @@
+"""evaluate_model end to end on the scripted bigram model, with metrics checked by hand."""
+import json
+import math
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxlua.eval.decode import Decoder
+from jaxlua.eval.evaluator import evaluate_model, format_metrics_table, write_metrics
+from jaxlua.eval.latency import output_text, predict_source
+from tests.eval import fakes
+from tests.eval.test_decode import MAX_LEN, VOCAB, scripted_table
+
+TOKENIZER = fakes.ToyTokenizer()
+# The scripted model always answers "ab" (greedy); sampled, it answers "ab" (p=0.6) or "xy" (p=0.4).
+STDOUTS_BY_LEVEL = {1: ["ab", "ab", "ab", "xy"], 2: ["ab", "xy", "ba"]}
+
+
+def make_records(stdouts_by_level=STDOUTS_BY_LEVEL):
+    records = []
+    for level, stdouts in stdouts_by_level.items():
+        for i, stdout in enumerate(stdouts):
+            records.append({"id": f"p{level}-{i}", "source": " ".join(["w"] * (1 + (i * 3) % 10)), "stdout": stdout,
+                            "level": level})
+    return records
+
+
+def expected_nll(stdout: str) -> float:
+    """Teacher-forced NLL of stdout + EOS after SEP, read off the scripted log-probability table."""
+    table = scripted_table()
+    table = table - np.log(np.exp(table).sum(axis=1, keepdims=True))
+    ids = [VOCAB.sep_id, *VOCAB.encode(list(stdout)), VOCAB.eos_id]
+    return -sum(table[a, b] for a, b in zip(ids, ids[1:]))
+
+
+@pytest.fixture(scope="module")
+def greedy_metrics():
+    records = make_records()
+    dataset = fakes.encode(records, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    result = evaluate_model(model, dataset, TOKENIZER, VOCAB, records=records, batch_size=4, num_samples=0,
+                            latency_programs=5, progress=False)
+    assert model.dropout.deterministic is False  # the caller's model is left as it was
+    return result
+
+
+def test_greedy_metrics_by_hand(greedy_metrics):
+    m = greedy_metrics
+    assert m["num_programs"] == 7
+    # Prediction "ab" everywhere. Level 1: 3 of 4 exact. Level 2: "ab" exact, "xy" disjoint, "ba" same bag.
+    assert m["exact_match"] == pytest.approx(4 / 7)
+    assert m["token_exact_match"] == pytest.approx(4 / 7)
+    assert m["f1"] == pytest.approx(5 / 7)
+    assert m["precision"] == pytest.approx(5 / 7) and m["recall"] == pytest.approx(5 / 7)
+    assert m["sentence_similarity"] == pytest.approx(5 / 7)
+    assert m["pass_at_1"] == pytest.approx(4 / 7)  # no samples: the greedy exact match
+    level1, level2 = m["per_level"]["1"], m["per_level"]["2"]
+    assert level1["exact_match"] == pytest.approx(3 / 4) and level1["num_programs"] == 4
+    assert level2["exact_match"] == pytest.approx(1 / 3) and level2["f1"] == pytest.approx(2 / 3)
+    assert m["num_undecodable"] == 0
+
+
+def test_perplexity_is_per_output_token_with_eos(greedy_metrics):
+    nll = {level: [expected_nll(s) for s in stdouts] for level, stdouts in STDOUTS_BY_LEVEL.items()}
+    tokens = {level: [len(s) + 1 for s in stdouts] for level, stdouts in STDOUTS_BY_LEVEL.items()}
+    total_nll = sum(sum(v) for v in nll.values())
+    total_tokens = sum(sum(v) for v in tokens.values())
+    assert greedy_metrics["perplexity"] == pytest.approx(math.exp(total_nll / total_tokens), rel=1e-4)
+    assert greedy_metrics["per_level"]["1"]["perplexity"] == pytest.approx(
+        math.exp(sum(nll[1]) / sum(tokens[1])), rel=1e-4)
+    # Level 1 by hand: three "ab" (-log 0.6 each) and one "xy" (-log 0.4) over 4 x 3 tokens.
+    assert greedy_metrics["per_level"]["1"]["perplexity"] == pytest.approx(
+        math.exp((-3 * math.log(0.6) - math.log(0.4)) / 12), rel=1e-4)
+
+
+def test_latency_throughput_and_device_recorded(greedy_metrics):
+    m = greedy_metrics
+    assert 0 < m["latency_ms_p50"] <= m["latency_ms_p95"]
+    assert m["latency_programs"] == 5
+    assert m["programs_per_s"] > 0
+    assert m["device"]["platform"] == "cpu"
+    assert any("latency_ms_p50" in s for s in m["per_level"].values())
+    assert m["settings"]["max_new_tokens"] == MAX_LEN - 1
+
+
+def test_table_and_metrics_json(greedy_metrics, tmp_path):
+    table = format_metrics_table(greedy_metrics)
+    lines = table.splitlines()
+    assert lines[0].startswith("| split | N | EM | TokEM | F1 | SS | P@1 | Perp | Rcl | Prs | p50 ms | p95 ms |")
+    assert lines[2].startswith("| all | 7 | 0.5714 |")
+    assert lines[3].startswith("| level 1 | 4 | 0.7500 |") and lines[4].startswith("| level 2 | 3 | 0.3333 |")
+    assert "programs/s" in table and "cpu" in table
+    path = write_metrics(tmp_path / "run", greedy_metrics)
+    assert path == tmp_path / "run" / "metrics.json"
+    assert json.loads(path.read_text())["exact_match"] == pytest.approx(4 / 7)
+
+
+def test_pass_at_k_from_samples():
+    records = make_records({1: ["ab"] * 24, 2: ["xy"] * 24})
+    dataset = fakes.encode(records, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    m = evaluate_model(model, dataset, TOKENIZER, VOCAB, records=records, batch_size=16, num_samples=10,
+                       temperature=1.0, seed=3, latency_programs=0, progress=False)
+    assert m["per_level"]["1"]["pass_at_1"] == pytest.approx(0.6, abs=0.1)
+    assert m["per_level"]["2"]["pass_at_1"] == pytest.approx(0.4, abs=0.1)
+    assert m["per_level"]["2"]["exact_match"] == 0.0  # greedy never says "xy", sampling often does
+    assert m["per_level"]["2"]["pass_at_10"] > 0.9  # 1 - 0.6^10 ~ 0.994 in expectation
+    assert m["pass_at_1"] <= m["pass_at_5"] <= m["pass_at_10"] <= 1.0
+    assert "latency_ms_p50" not in m
+    again = evaluate_model(model, dataset, TOKENIZER, VOCAB, records=records, batch_size=16, num_samples=10,
+                           temperature=1.0, seed=3, latency_programs=0, progress=False, limit=48)
+    assert again["pass_at_5"] == m["pass_at_5"]  # same seed, same samples
+
+
+def test_cold_sampling_pass_at_1_equals_exact_match_and_limit():
+    records = make_records()
+    dataset = fakes.encode(records, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    m = evaluate_model(model, dataset, TOKENIZER, VOCAB, batch_size=4, num_samples=2, temperature=1e-3,
+                       limit=4, progress=False)
+    assert m["num_programs"] == 4 and list(m["per_level"]) == ["1"]
+    assert m["pass_at_1"] == m["exact_match"] == pytest.approx(3 / 4)
+    assert "latency_ms_p50" not in m  # no records: no source text to time
+
+
+def test_bad_arguments_are_rejected():
+    records = make_records()
+    dataset = fakes.encode(records, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate_model(model, dataset, TOKENIZER, VOCAB, batch_size=0)
+    with pytest.raises(ValueError, match="temperature"):
+        evaluate_model(model, dataset, TOKENIZER, VOCAB, num_samples=5, temperature=0.0)
+    with pytest.raises(ValueError, match="no record"):
+        evaluate_model(model, dataset, TOKENIZER, VOCAB, records=records[:2], num_samples=0)
+
+
+def test_predict_source_and_undecodable_outputs():
+    decoder = Decoder(fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0)), eos_id=VOCAB.eos_id,
+                      pad_id=VOCAB.pad_id, max_len=MAX_LEN)
+    text, ids = predict_source(decoder, TOKENIZER, VOCAB, "w w w", max_new_tokens=8)
+    assert text == "ab" and ids == VOCAB.encode(["a", "b"])
+    with pytest.raises(fakes.ToySyntaxError):
+        predict_source(decoder, TOKENIZER, VOCAB, "w @", max_new_tokens=8)
+    with pytest.raises(ValueError, match="tokens long"):
+        predict_source(decoder, TOKENIZER, VOCAB, " ".join(["w"] * MAX_LEN), max_new_tokens=8)
+    assert output_text(TOKENIZER, VOCAB, [VOCAB.bos_id, VOCAB.stoi["a"]]) == "a"  # specials dropped
+    assert output_text(TOKENIZER, VOCAB, [VOCAB.unk_id]) is None  # "<UNK>" is no output token

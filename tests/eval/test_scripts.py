@@ -1,0 +1,77 @@
+"""Flag validation of experiments/evaluate.py and experiments/predict.py: one clear line, exit code 2."""
+import subprocess
+import sys
+import types
+
+import pytest
+
+from experiments import evaluate, predict
+from jaxlua.eval.cli import FlagError
+
+EVALUATE_DEFAULTS = dict(workdir=None, split="test", data_dir=None, limit=None, num_samples=10, temperature=0.8,
+                         batch_size=32, max_new_tokens=None, latency_programs=32, seed=0)
+
+
+def evaluate_flags(**changes):
+    return types.SimpleNamespace(**{**EVALUATE_DEFAULTS, **changes})
+
+
+def test_evaluate_accepts_good_flags(tmp_path):
+    args = evaluate.parse_args(evaluate_flags(workdir=str(tmp_path), split="val", limit=5, num_samples=0,
+                                              temperature=0.0))
+    assert args.workdir == tmp_path and args.split == "val" and args.limit == 5 and args.num_samples == 0
+    assert evaluate.metrics_filename("test") == "metrics.json"
+    assert evaluate.metrics_filename("val") == "metrics_val.json"
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(workdir=None), "--workdir is required"),
+    (dict(workdir="/no/such/dir"), "is not a directory"),
+    (dict(split="dev"), "--split must be one of"),
+    (dict(data_dir="/no/such/data"), "--data_dir"),
+    (dict(limit=0), "--limit"),
+    (dict(num_samples=-1), "--num_samples"),
+    (dict(num_samples=5, temperature=0.0), "--temperature"),
+    (dict(batch_size=0), "--batch_size"),
+    (dict(max_new_tokens=0), "--max_new_tokens"),
+    (dict(latency_programs=-3), "--latency_programs"),
+])
+def test_evaluate_rejects_bad_flags(tmp_path, changes, message):
+    values = evaluate_flags(workdir=str(tmp_path))
+    for key, value in changes.items():
+        setattr(values, key, value)
+    with pytest.raises(FlagError, match=message):
+        evaluate.parse_args(values)
+
+
+def test_predict_flags(tmp_path):
+    program = tmp_path / "prog.lua"
+    program.write_text('print("hi")\n', encoding="utf-8")
+    good = types.SimpleNamespace(workdir=str(tmp_path), file=str(program), max_new_tokens=None, run_lua=True)
+    args = predict.parse_args(good)
+    assert args.source == 'print("hi")\n' and args.file == program
+    binary = tmp_path / "binary.lua"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for changes, message in [(dict(file=None), "--file is required"), (dict(file=str(tmp_path)), "is not a file"),
+                             (dict(file=str(binary)), "UTF-8"), (dict(workdir=""), "--workdir is required"),
+                             (dict(max_new_tokens=-1), "--max_new_tokens")]:
+        with pytest.raises(FlagError, match=message):
+            predict.parse_args(types.SimpleNamespace(**{**vars(good), **changes}))
+
+
+def test_show_marks_missing_newline_and_empty_output():
+    assert predict.show("t:", "1\n2\n") == "t:\n1\n2"
+    assert predict.show("t:", "1") == "t:\n1\n(no newline at end of output)"
+    assert predict.show("t:", "") == "t:\n(no output)"
+    assert "do not form" in predict.show("t:", None)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["-m", "experiments.evaluate"], "error: --workdir is required (the training run's directory)"),
+    (["-m", "experiments.evaluate", "--workdir=/no/such/dir"], "error: --workdir /no/such/dir is not a directory"),
+    (["-m", "experiments.predict", "--workdir=.", "--file=/no/such.lua"], "error: --file /no/such.lua is not a file"),
+])
+def test_scripts_exit_2_with_one_line(argv, message):
+    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message

@@ -1,0 +1,134 @@
+"""The five cells: step/sequence parity, gradients against a sequential reference, masking, sizes, long inputs."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxlua.models import CELLS
+from jaxlua.models.min_cells import g, log_g
+
+IN, HIDDEN = 3, 4
+# (cell, scan method): "auto" is "sequential" on CPU; the min cells also run the log-space parallel scan.
+VARIANTS = [(name, "auto") for name in CELLS] + [("mingru", "associative"), ("minlstm", "associative")]
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(name: str, method: str):
+    """Parameters and jitted pure functions (sequence call, one step, masked step-by-step reference)."""
+    graphdef, params = nnx.split(CELLS[name](IN, HIDDEN, scan_method=method, rngs=nnx.Rngs(1)))
+    cell = lambda p: nnx.merge(graphdef, p)
+
+    def reference(p, x, h0, mask):
+        """`lax.scan` over `step`, keeping the old state where mask is False."""
+        module = cell(p)
+
+        def body(h, inputs):
+            x_t, m_t = inputs
+            new, _ = module.step(h, x_t)
+            h = jax.tree.map(lambda n, o: jnp.where(m_t[:, None], n, o), new, h)
+            return h, (h[0] if isinstance(h, tuple) else h)
+
+        h_last, ys = jax.lax.scan(body, h0, (jnp.swapaxes(x, 0, 1), jnp.swapaxes(mask, 0, 1)))
+        return jnp.swapaxes(ys, 0, 1), h_last
+
+    sequence = lambda p, x, h0, mask: cell(p)(x, h0, mask)
+    return params, sequence, jax.jit(lambda p, h, x_t: cell(p).step(h, x_t)), reference, cell(params)
+
+
+def random_state(cell, batch: int, seed: int):
+    keys = iter(jax.random.split(jax.random.PRNGKey(seed), 2))
+    return jax.tree.map(lambda z: 0.5 * jax.random.normal(next(keys), z.shape), cell.init_state(batch))
+
+
+@pytest.mark.parametrize("name,method", VARIANTS)
+@pytest.mark.parametrize("length", [1, 7, 256])
+def test_steps_equal_one_sequence_call(name, method, length):
+    if method == "associative" and length == 256:
+        length = 64  # keeps the parallel-scan compile cheap; T=256 runs under "auto" for every cell
+    params, sequence, step, _, cell = compiled(name, method)
+    x = jax.random.normal(jax.random.PRNGKey(length), (2, length, IN))
+    # h0=None only changes the first line of __call__: one length covers it, saving compiles.
+    for h0 in ((None,) if length == 7 else ()) + (random_state(cell, 2, 3),):
+        y, h_last = jax.jit(sequence)(params, x, h0, None)
+        assert y.shape == (2, length, HIDDEN)
+        h = cell.init_state(2) if h0 is None else h0
+        ys = []
+        for t in range(length):
+            h, y_t = step(params, h, x[:, t])
+            ys.append(y_t)
+        np.testing.assert_allclose(y, jnp.stack(ys, axis=1), atol=1e-5, rtol=1e-5)
+        for got, want in zip(jax.tree.leaves(h_last), jax.tree.leaves(h)):
+            np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name,method", VARIANTS)
+def test_masked_values_and_gradients_match_sequential_reference(name, method):
+    params, sequence, _, reference, cell = compiled(name, method)
+    x = jax.random.normal(jax.random.PRNGKey(4), (2, 9, IN))
+    h0 = random_state(cell, 2, 5)
+    mask = jnp.array([[True] * 9, [True, False, True, True, False, True, True, False, False]])
+    weights = jax.random.normal(jax.random.PRNGKey(6), (2, 9, HIDDEN))
+
+    def loss(fn, p, x, h0):
+        y, h_last = fn(p, x, h0, mask)
+        return jnp.sum(weights * y) + sum(jnp.sum(h ** 2) for h in jax.tree.leaves(h_last))
+
+    (y, h_last), (y_ref, h_ref) = jax.jit(lambda *a: (sequence(*a), reference(*a)))(params, x, h0, mask)
+    np.testing.assert_allclose(y, y_ref, atol=1e-5, rtol=1e-5)
+    for got, want in zip(jax.tree.leaves(h_last), jax.tree.leaves(h_ref)):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    grads = jax.jit(lambda *a: [jax.grad(functools.partial(loss, fn), argnums=(0, 1, 2))(*a)
+                                for fn in (sequence, reference)])
+    got, want = grads(params, x, h0)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_masked_rows_end_in_the_state_of_their_own_length():
+    params, sequence, _, _, cell = compiled("minlstm", "auto")
+    x = jax.random.normal(jax.random.PRNGKey(7), (2, 6, IN))
+    lengths = jnp.array([6, 3])
+    _, h_last = jax.jit(sequence)(params, x, None, jnp.arange(6)[None] < lengths[:, None])
+    _, h_short = jax.jit(sequence)(params, x[1:, :3], None, None)
+    np.testing.assert_allclose(h_last[1], h_short[0], atol=1e-6)
+
+
+def test_parameter_counts():
+    d, h = IN, HIDDEN
+    expected = {"rnn": d * h + h + h * h, "gru": 3 * (d * h + h) + 3 * h * h + 3 * h,
+                "lstm": 4 * (d * h + h) + 4 * h * h, "mingru": 2 * (d * h + h), "minlstm": 3 * (d * h + h)}
+    for name, cls in CELLS.items():
+        params = nnx.state(cls(d, h, rngs=nnx.Rngs(0)), nnx.Param)
+        assert sum(p.size for p in jax.tree.leaves(params)) == expected[name], name
+
+
+@pytest.mark.parametrize("name,method", VARIANTS[:5] + [("mingru", "associative")])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_long_random_inputs_stay_finite(name, method, dtype):
+    if method == "associative" and dtype == jnp.float32:
+        pytest.skip("one associative case (bf16) is enough to cover the long parallel scan")
+    cell = CELLS[name](2, 2, dtype=dtype, scan_method=method, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(cell)
+    x = (3.0 * jax.random.normal(jax.random.PRNGKey(8), (1, 4096, 2))).astype(dtype)
+    y, h_last = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x))(params, x)
+    assert y.shape == (1, 4096, 2) and y.dtype == dtype
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(h_last))
+    assert bool(jnp.all(jnp.isfinite(y.astype(jnp.float32))))
+
+
+def test_g_and_log_g_agree_and_are_positive():
+    x = jnp.linspace(-30.0, 30.0, 601)
+    assert bool(jnp.all(g(x) > 0))
+    np.testing.assert_allclose(jnp.exp(log_g(x)), g(x), rtol=1e-6)
+    assert bool(jnp.all(jnp.isfinite(jax.vmap(jax.grad(lambda v: log_g(v)))(x))))
+
+
+def test_bad_inputs_raise():
+    cell = CELLS["gru"](IN, HIDDEN, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="expects inputs"):
+        cell(jnp.zeros((2, 5, IN + 1)))
+    with pytest.raises(ValueError, match="unknown scan method"):
+        CELLS["mingru"](IN, HIDDEN, scan_method="fast", rngs=nnx.Rngs(0))
