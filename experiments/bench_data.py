@@ -5,7 +5,9 @@
 Stages (programs/s): generation (one core), run_lua (worker process, the untrusted path), the in-process
 sandbox used by pool workers (one core), the whole dataset build (all cores: generate + run + de-dup +
 split + write), and tokenisation with `Tokenizer("semantic")` (one core; null with the reason if the
-tokenizer cannot be imported). The 1M projection divides 10^6 by the measured build rate.
+tokenizer cannot be imported). The 1M projection divides 10^6 by the measured build rate. Each figure
+also comes per CPU second: on a shared machine the wall rates fall with the load (`load_avg_1m`), and
+`*_idle_estimate` is what the same CPU work gives when the pool has its cores to itself.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -31,6 +34,23 @@ _SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
 
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1)
+
+
+class _Clock:
+    """Wall and CPU seconds of this process and its finished children (worker pools) over a block."""
+
+    def __enter__(self) -> "_Clock":
+        self._wall, self._cpu = time.perf_counter(), self._cpu_now()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = self._cpu_now() - self._cpu
+
+    @staticmethod
+    def _cpu_now() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def bench_tokenize(records: list[tuple[str, str]]) -> tuple[float | None, str | None]:
@@ -64,27 +84,25 @@ def main(argv: list[str]) -> None:
     n = _SAMPLE.value
 
     generator = ProgramGenerator(_SEED.value)
-    started = time.perf_counter()
-    sources = [generator.sample(levels[i % len(levels)]) for i in range(n)]
-    generation = _rate(n, time.perf_counter() - started)
+    with _Clock() as generation:
+        sources = [generator.sample(levels[i % len(levels)]) for i in range(n)]
 
     sandbox = LuaSandbox()
-    started = time.perf_counter()
-    results = [sandbox.run(source, max_steps=generator.config.max_steps) for source in sources]
-    in_process = _rate(n, time.perf_counter() - started)
+    with _Clock() as in_process:
+        results = [sandbox.run(source, max_steps=generator.config.max_steps) for source in sources]
 
-    run_lua("print(0)")  # start the worker outside the timing
-    started = time.perf_counter()
-    for source in sources:
-        run_lua(source)
-    worker = _rate(n, time.perf_counter() - started)
+    run_lua("print(0)")  # start the worker outside the timing (its CPU time is not visible here)
+    with _Clock() as worker:
+        for source in sources:
+            run_lua(source)
 
     workers = default_workers()
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, _Clock() as build:
         meta = build_dataset(tmp, _NUM_PROGRAMS.value, levels, _SEED.value, workers=workers, progress=False)
-        build_seconds = time.perf_counter() - started
-    build = _rate(meta["total"], build_seconds)
+    built = meta["total"]
+    # CPU seconds of the parent and the pool: the build rate an otherwise idle machine with `workers` cores
+    # would reach if the work spreads evenly (the wall rate below depends on what else the machine runs).
+    idle_rate = built / (build.cpu / workers)
 
     ok = [(s, r.stdout) for s, r in zip(sources, results) if r.ok]
     tokenize, tokenize_error = bench_tokenize(ok)
@@ -94,13 +112,18 @@ def main(argv: list[str]) -> None:
         "machine": {"cpus": os.cpu_count(), "workers": workers, "processor": platform.processor(),
                     "python": platform.python_version(), "load_avg_1m": round(os.getloadavg()[0], 2)},
         "levels": list(levels),
-        "generation_programs_per_s": generation,
-        "sandbox_in_process_programs_per_s": in_process,
-        "run_lua_programs_per_s": worker,
-        "build_programs": meta["total"],
-        "build_seconds": round(build_seconds, 2),
-        "build_programs_per_s": build,
-        "projected_1m_minutes": round(1e6 / build / 60, 1),
+        "generation_programs_per_s": _rate(n, generation.wall),
+        "generation_programs_per_cpu_s": _rate(n, generation.cpu),
+        "sandbox_in_process_programs_per_s": _rate(n, in_process.wall),
+        "sandbox_in_process_programs_per_cpu_s": _rate(n, in_process.cpu),
+        "run_lua_programs_per_s": _rate(n, worker.wall),
+        "build_programs": built,
+        "build_seconds": round(build.wall, 2),
+        "build_cpu_seconds": round(build.cpu, 2),
+        "build_programs_per_s": _rate(built, build.wall),
+        "projected_1m_minutes": round(1e6 / (built / build.wall) / 60, 1),
+        "build_programs_per_s_idle_estimate": round(idle_rate, 1),
+        "projected_1m_minutes_idle_estimate": round(1e6 / idle_rate / 60, 1),
         "tokenize_programs_per_s": tokenize,
         "tokenize_error": tokenize_error,
     }, indent=2))

@@ -10,6 +10,7 @@ Flags are checked before anything is loaded: a bad one is one line on stderr and
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 import time
 
@@ -82,6 +83,7 @@ def parse_args(values) -> EvaluateArgs:
 
 
 def metrics_filename(split: str) -> str:
+    """metrics.json for the test split (the contract's file), metrics_<split>.json for the others."""
     return "metrics.json" if split == "test" else f"metrics_{split}.json"
 
 
@@ -91,6 +93,7 @@ def evaluate(args: EvaluateArgs) -> dict:
     from absl import logging
 
     from jaxlua.data import default_dataset_dir, load_split
+    from jaxlua.data.default import cache_root
     from jaxlua.eval.evaluator import evaluate_model, write_metrics
     from jaxlua.tokenize import encode_dataset
 
@@ -101,7 +104,7 @@ def evaluate(args: EvaluateArgs) -> dict:
         records = load_split(data_dir, args.split)
     except FileNotFoundError as exc:
         fail(exc)
-    dataset = encode_dataset(records, tokenizer, vocab, config.max_len)
+    dataset = encode_dataset(records, tokenizer, vocab, config.max_len, cache_dir=cache_root() / "encoded")
     if len(dataset) == 0:
         fail(f"no {args.split} program of {data_dir} fits max_len={config.max_len} ({dataset.report})")
     logging.info("evaluating %d %s programs of %s", len(dataset), args.split, data_dir)
@@ -112,6 +115,14 @@ def evaluate(args: EvaluateArgs) -> dict:
     metrics.update(split=args.split, data_dir=str(data_dir), workdir=str(args.workdir),
                    encode_report=dataset.report, cell=getattr(config, "cell", None),
                    eval_seconds=time.perf_counter() - start)
+    previous = args.workdir / metrics_filename(args.split)
+    if previous.is_file():  # keep the training summary that experiments.train stored beside the metrics
+        try:
+            train_summary = json.loads(previous.read_text(encoding="utf-8")).get("train")
+        except (json.JSONDecodeError, AttributeError):
+            train_summary = None
+        if train_summary is not None:
+            metrics["train"] = train_summary
     write_metrics(args.workdir, metrics, filename=metrics_filename(args.split))
     return metrics
 

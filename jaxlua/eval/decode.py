@@ -38,7 +38,7 @@ def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
     model = nnx.merge(graphdef, state)
     batch = prompts.shape[0]
     cache, prompt_logits = model.prefill(prompts, prompt_lengths)
-    next_logits = prompt_logits[jnp.arange(batch), prompt_lengths - 1]
+    next_logits = prompt_logits[jnp.arange(batch), prompt_lengths - 1].astype(jnp.float32)
     out = jnp.full((batch, max_new_tokens), pad_id, dtype=jnp.int32)
     done = jnp.zeros((batch,), dtype=bool)
 
@@ -49,7 +49,6 @@ def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
     def body(carry):
         step, cache, logits, done, out, key = carry
         key, sample_key = jax.random.split(key)
-        logits = logits.astype(jnp.float32)
         if sample:
             token = jax.random.categorical(sample_key, logits / temperature, axis=-1)
         else:
@@ -58,7 +57,7 @@ def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
         out = jax.lax.dynamic_update_slice(out, token[:, None], (0, step))
         done = done | (token == eos_id) | (prompt_lengths + step + 1 >= max_len)
         logits, cache = model.decode_step(cache, token)
-        return step + 1, cache, logits, done, out, key
+        return step + 1, cache, logits.astype(jnp.float32), done, out, key
 
     carry = (jnp.int32(0), cache, next_logits, done, out, key)
     _, _, _, _, out, _ = jax.lax.while_loop(cond, body, carry)
@@ -104,7 +103,8 @@ class Decoder:
             raise ValueError(f"temperature must be >= 0; got {temperature}")
         lengths = np.asarray(prompt_lengths, dtype=np.int32)
         if lengths.min() < 1 or lengths.max() >= self.max_len:
-            raise ValueError(f"prompt lengths must lie in [1, {self.max_len - 1}]; got {lengths.min()}..{lengths.max()}")
+            raise ValueError(f"prompt lengths must lie in [1, {self.max_len - 1}]; "
+                             f"got {lengths.min()}..{lengths.max()}")
         sample = temperature > 0
         if sample and key is None:
             raise ValueError("sampling (temperature > 0) needs a PRNG key")

@@ -18,7 +18,7 @@ from absl import logging
 from flax import nnx
 
 from jaxlua.eval import metrics as M
-from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows
+from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows, strip_output
 from jaxlua.eval.latency import measure_latency, output_text
 
 METRICS_FILENAME = "metrics.json"
@@ -83,7 +83,9 @@ def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
         if missing:
             raise ValueError(f"{len(missing)} encoded programs have no record (first: {missing[0]!r})")
 
-    ref_ids = [dataset.tokens[r, dataset.output_start[r]:dataset.lengths[r] - 1].tolist() for r in rows]
+    # Reference output ids without EOS (a row truncated to max_len has none; strip_output keeps it whole).
+    ref_ids = [strip_output(dataset.tokens[r, dataset.output_start[r]:dataset.lengths[r]], vocab.eos_id)
+               for r in rows]
     ref_tokens = [vocab.decode(ids) for ids in ref_ids]
     if by_id is not None:
         ref_texts = [by_id[str(dataset.ids[r])]["stdout"] for r in rows]
@@ -176,7 +178,8 @@ def format_metrics_table(metrics: Mapping[str, Any]) -> str:
         footer.append(f"{metrics['programs_per_s']:.1f} programs/s batched")
     device = metrics.get("device")
     if device:
-        footer.append(f"device: {device.get('device_kind')} ({device.get('platform')}), jax {device.get('jax_version')}")
+        footer.append(f"device: {device.get('device_kind')} ({device.get('platform')}), "
+                      f"jax {device.get('jax_version')}")
     return "\n".join(lines + ([""] + ["; ".join(footer)] if footer else []))
 
 

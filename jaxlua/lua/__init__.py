@@ -4,11 +4,28 @@
 - `LuaSandbox`: the same sandbox in-process (no wall clock), for the project's own generated programs.
 - `ProgramGenerator(seed).sample(level) -> str`: random Lua programs per curriculum level (1-7).
 - `count_branches(source)`: measured difficulty (branch points outside strings and comments).
-"""
-from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig, ProgramGenerator
-from jaxlua.lua.lexer import count_branches, normalise_source, tokenize_lua
-from jaxlua.lua.runner import run_lua
-from jaxlua.lua.sandbox import STATUSES, LuaResult, LuaSandbox
 
-__all__ = ["GENERATOR_VERSION", "LEVELS", "STATUSES", "GeneratorConfig", "LuaResult", "LuaSandbox",
-           "ProgramGenerator", "count_branches", "normalise_source", "run_lua", "tokenize_lua"]
+Names load lazily, so the lexer (and `jaxlua.data.load_split`) work on hosts without lupa.
+"""
+import importlib
+
+_EXPORTS = {
+    "GENERATOR_VERSION": "jaxlua.lua.generator", "LEVELS": "jaxlua.lua.generator",
+    "GeneratorConfig": "jaxlua.lua.generator", "ProgramGenerator": "jaxlua.lua.generator",
+    "count_branches": "jaxlua.lua.lexer", "normalise_source": "jaxlua.lua.lexer", "tokenize_lua": "jaxlua.lua.lexer",
+    "run_lua": "jaxlua.lua.runner",
+    "STATUSES": "jaxlua.lua.sandbox", "LuaResult": "jaxlua.lua.sandbox", "LuaSandbox": "jaxlua.lua.sandbox",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'jaxlua.lua' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -75,8 +75,7 @@ class Scope:
         self._blocks, self._visible = blocks, None
 
     def push(self) -> None:
-        self._blocks.append({})
-        self._visible = None
+        self._blocks.append({})  # an empty block hides nothing: caches stay valid
 
     def pop(self) -> None:
         self._blocks.pop()
@@ -84,7 +83,13 @@ class Scope:
 
     def declare(self, name: str, var: Var) -> None:
         self._blocks[-1][name] = var
-        self._visible = None
+        if self._visible is None or name in self._visible:  # shadowing: rebuild the caches
+            self._visible = None
+            return
+        self._visible[name] = var  # a new name goes last, as a rebuild would put it
+        for (typ, writable), names in self._names.items():
+            if (var.type == typ or (typ == NUM and var.type == INT)) and not (writable and var.readonly):
+                names.append(name)
 
     def invalidate(self) -> None:
         """Forget cached name lists (call after changing a Var's readonly flag in place)."""
@@ -116,13 +121,12 @@ class Scope:
 
     def fresh(self, rng: random.Random, pool: tuple[str, ...]) -> str:
         """A name from the pool that is not visible yet (numbered if the pool is exhausted)."""
-        visible = self.visible()
-        taken = visible.keys() | self.funcs.keys() | {n for block in self._blocks for n in block}
-        free = [n for n in pool if n not in taken]
+        visible, funcs = self.visible(), self.funcs
+        free = [n for n in pool if n not in visible and n not in funcs]
         if free:
             return rng.choice(free)
         base, i = rng.choice(pool), 2
-        while f"{base}{i}" in taken:
+        while f"{base}{i}" in visible or f"{base}{i}" in funcs:
             i += 1
         return f"{base}{i}"
 

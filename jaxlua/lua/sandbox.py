@@ -103,8 +103,9 @@ return function(src, max_steps, max_output, seed)
     end
     nout = nout + 1; out[nout] = s; outlen = outlen + n
   end
-  -- print and io.write are C functions in lua5.4 (no VM instructions): while counting exactly, their own
-  -- instructions here are not charged to the program (a __tostring metamethod's still are).
+  -- print and io.write are C functions in lua5.4 (no VM instructions): while counting exactly, the
+  -- instructions they run here (and in any __tostring they call) are not added to `steps`; the budget
+  -- check in the hook still applies to them.
   env.print = function(...)
     local s0, args = steps, pack(...)
     for i = 1, args.n do args[i] = tostring(args[i]) end
@@ -224,7 +225,7 @@ class LuaSandbox:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self._set_memory(max_memory)
         used = self._runtime.get_memory_used() or 0
-        if used > 4 * 2**20:  # garbage of earlier runs must not count against this run's memory cap
+        if used > 2**20:  # garbage of earlier runs must not count against this run's memory cap
             self._runtime.gccollect()
         try:
             status, stdout, error, steps = self._run(
@@ -232,4 +233,6 @@ class LuaSandbox:
         except lua54.LuaMemoryError as exc:  # allocation failed in the sandbox's own bookkeeping
             self._runtime.gccollect()
             return LuaResult("memory", "", str(exc), 0)
+        except lua54.LuaError as exc:  # e.g. C stack exhausted outside the protected call
+            return LuaResult("error", "", f"sandbox failure: {exc}", 0)
         return LuaResult(_decode(status), _decode(stdout), _decode(error), int(steps))

@@ -151,3 +151,17 @@ def test_uniform_model_has_perplexity_vocab_size():
 def test_decoder_needs_prefill_and_decode_step():
     with pytest.raises(TypeError, match="prefill"):
         Decoder(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), eos_id=EOS, pad_id=PAD, max_len=MAX_LEN)
+
+
+def test_one_compilation_serves_every_batch_and_decoder_of_a_shape():
+    from jaxlua.eval.decode import _generate
+
+    model = BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    tokens = np.stack([prompt(n % 5) for n in range(7)])
+    output_start = np.array([n % 5 + 2 for n in range(7)], np.int32)
+    before = _generate._cache_size()
+    for _ in range(2):  # a fresh Decoder (fresh split of the model) must reuse the compiled function
+        decoder = Decoder(model, eos_id=EOS, pad_id=PAD, max_len=MAX_LEN)
+        out = decode_rows(decoder, tokens, output_start, np.arange(7), batch_size=3, max_new_tokens=5)
+        assert out == [[A, B]] * 7
+    assert _generate._cache_size() == before + 1  # 3 batches x 2 decoders, one bucket: one trace

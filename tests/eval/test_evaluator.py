@@ -147,3 +147,16 @@ def test_predict_source_and_undecodable_outputs():
         predict_source(decoder, TOKENIZER, VOCAB, " ".join(["w"] * MAX_LEN), max_new_tokens=8)
     assert output_text(TOKENIZER, VOCAB, [VOCAB.bos_id, VOCAB.stoi["a"]]) == "a"  # specials dropped
     assert output_text(TOKENIZER, VOCAB, [VOCAB.unk_id]) is None  # "<UNK>" is no output token
+
+
+def test_truncated_rows_keep_their_last_output_token():
+    records = [{"id": "t", "source": "w", "stdout": "abx", "level": 1}]
+    dataset = fakes.encode(records, TOKENIZER, VOCAB, MAX_LEN)
+    dataset.tokens[0, 5:] = VOCAB.pad_id  # as encode_dataset(overflow="truncate") leaves it: BOS w SEP a b
+    dataset.lengths[0] = 5
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    m = evaluate_model(model, dataset, TOKENIZER, VOCAB, records=records, batch_size=2, num_samples=0,
+                       latency_programs=0, progress=False)
+    assert m["token_exact_match"] == 1.0  # prediction "ab" equals the (cut) reference tokens a b
+    assert m["exact_match"] == 0.0  # but not the true stdout "abx"
+    assert m["perplexity"] == pytest.approx(math.exp(-math.log(0.6) / 2), rel=1e-4)  # a and b; no EOS

@@ -47,7 +47,7 @@ def random_state(cell, batch: int, seed: int):
 @pytest.mark.parametrize("length", [1, 7, 256])
 def test_steps_equal_one_sequence_call(name, method, length):
     if method == "associative" and length == 256:
-        length = 64  # keeps the parallel-scan compile cheap; T=256 runs under "auto" for every cell
+        length = 32  # keeps the parallel-scan compile cheap; T=256 runs under "auto" for every cell
     params, sequence, step, _, cell = compiled(name, method)
     x = jax.random.normal(jax.random.PRNGKey(length), (2, length, IN))
     # h0=None only changes the first line of __call__: one length covers it, saving compiles.
@@ -105,12 +105,11 @@ def test_parameter_counts():
         assert sum(p.size for p in jax.tree.leaves(params)) == expected[name], name
 
 
-@pytest.mark.parametrize("name,method", VARIANTS[:5] + [("mingru", "associative")])
+# The log-space scan at T=4096 is covered in tests/kernels/test_scan.py (accuracy against float64).
+@pytest.mark.parametrize("name", list(CELLS))
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_long_random_inputs_stay_finite(name, method, dtype):
-    if method == "associative" and dtype == jnp.float32:
-        pytest.skip("one associative case (bf16) is enough to cover the long parallel scan")
-    cell = CELLS[name](2, 2, dtype=dtype, scan_method=method, rngs=nnx.Rngs(0))
+def test_long_random_inputs_stay_finite(name, dtype):
+    cell = CELLS[name](2, 2, dtype=dtype, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(cell)
     x = (3.0 * jax.random.normal(jax.random.PRNGKey(8), (1, 4096, 2))).astype(dtype)
     y, h_last = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x))(params, x)
@@ -123,7 +122,7 @@ def test_g_and_log_g_agree_and_are_positive():
     x = jnp.linspace(-30.0, 30.0, 601)
     assert bool(jnp.all(g(x) > 0))
     np.testing.assert_allclose(jnp.exp(log_g(x)), g(x), rtol=1e-6)
-    assert bool(jnp.all(jnp.isfinite(jax.vmap(jax.grad(lambda v: log_g(v)))(x))))
+    assert bool(jnp.all(jnp.isfinite(jax.jit(jax.grad(lambda v: jnp.sum(log_g(v))))(x))))
 
 
 def test_bad_inputs_raise():

@@ -1,4 +1,5 @@
 """Package-level guarantees: no JAX import on the NumPy side; the throughput helper reports sane numbers."""
+import pathlib
 import subprocess
 import sys
 
@@ -9,7 +10,8 @@ from jaxlua.tokenize import Tokenizer, tokenization_throughput
 
 def test_tokenize_does_not_import_jax():
     code = "import sys, jaxlua.tokenize; assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules)"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=".")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 
 def test_tokenization_throughput_reports_counts():
