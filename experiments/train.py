@@ -1,4 +1,4 @@
-"""Train a model, evaluate it on the test split, print the metrics table.
+r"""Train a model, evaluate it on the test split, print the metrics table.
 
     python -m experiments.train --workdir runs/default [--data_dir DIR] [--preset default|paper] \
         [--cell gru] [--steps N] [--seed S] [any TrainConfig field as --name=value]
@@ -10,14 +10,13 @@ validated before any data is loaded or anything compiled: a bad value prints one
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
-import sys
 import time
 import typing
 
 from absl import app, flags
 
+from jaxlua.train.cli import FlagError, check_writable_dir, fail
 from jaxlua.train.config import PRESETS, TrainConfig
 
 _HELP = {
@@ -35,7 +34,8 @@ _HELP = {
     "lr": "Peak learning rate.", "weight_decay": "AdamW weight decay.", "b1": "Adam beta1.", "b2": "Adam beta2.",
     "label_smoothing": "Label smoothing of the cross-entropy.", "clip_norm": "Global gradient-norm clip (0 = off).",
     "include_program_loss": "Also train on predicting the program tokens (TEX did).",
-    "aux_loss_weight": "Weight of the MoE load-balancing loss.", "schedule": "Learning-rate schedule: cosine or plateau.",
+    "aux_loss_weight": "Weight of the MoE load-balancing loss.",
+    "schedule": "Learning-rate schedule: cosine or plateau.",
     "warmup_steps": "Linear warmup steps.", "min_lr_ratio": "Final cosine learning rate as a fraction of --lr.",
     "plateau_factor": "Reduce-on-plateau factor.", "plateau_patience": "Reduce-on-plateau patience (evaluations).",
     "curriculum": "Curriculum: none, sequential or blend.",
@@ -66,10 +66,6 @@ for _field in dataclasses.fields(TrainConfig):
 FLAGS = flags.FLAGS
 
 
-class FlagError(ValueError):
-  """A flag value that cannot work: printed as one line, exit code 2."""
-
-
 def config_from_flags(values: flags.FlagValues) -> TrainConfig:
   """The preset with every explicitly set flag applied, validated (FlagError on a bad value)."""
   overrides = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)
@@ -86,37 +82,26 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
   return config
 
 
-def check_writable_dir(path: pathlib.Path) -> pathlib.Path:
-  """`path` if it exists as a writable directory or can be created; FlagError otherwise."""
-  existing = path
-  while not existing.exists():
-    existing = existing.parent
-  if not existing.is_dir():
-    raise FlagError(f"--workdir {path}: {existing} is not a directory")
-  if not os.access(existing, os.W_OK | os.X_OK):
-    raise FlagError(f"--workdir {path} is not writable")
-  return path
-
-
 def parse(values: flags.FlagValues) -> tuple[TrainConfig, pathlib.Path]:
   config = config_from_flags(values)
   if values.eval_limit is not None and values.eval_limit < 1:
     raise FlagError(f"--eval_limit must be >= 1; got {values.eval_limit}")
   if values.eval_num_samples < 0 or values.eval_batch_size < 1 or values.eval_latency_programs < 0:
     raise FlagError("--eval_num_samples and --eval_latency_programs must be >= 0 and --eval_batch_size >= 1")
-  workdir = pathlib.Path(values.workdir or f"runs/{values.preset}-{config.cell}").expanduser()
-  return config, check_writable_dir(workdir)
+  workdir = check_writable_dir(pathlib.Path(values.workdir or f"runs/{values.preset}-{config.cell}").expanduser())
+  import jax  # pylint: disable=import-outside-toplevel  (only once the cheap checks passed)
+  if config.batch_size % jax.local_device_count():
+    raise FlagError(f"--batch_size {config.batch_size} is not divisible by the {jax.local_device_count()} devices")
+  return config, workdir
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-    sys.exit(2)
+    fail(f"unexpected arguments {argv[1:]}")
   try:
     config, workdir = parse(FLAGS)
   except FlagError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(2)
+    fail(exc)
   # pylint: disable=import-outside-toplevel
   from jaxlua.train.checkpoint import ResumeMismatchError
   from jaxlua.train.loop import TrainingDivergedError
@@ -128,11 +113,9 @@ def main(argv: list[str]) -> None:
   try:
     metrics = run_experiment(config, workdir, options, progress=FLAGS.progress)
   except ResumeMismatchError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(2)
+    fail(exc)
   except TrainingDivergedError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(1)
+    fail(exc, code=1)
   seconds = time.perf_counter() - begin
   print(f"trained {config.cell} ({config.steps} steps) in {metrics['train']['seconds']:.0f} s; total {seconds:.0f} s;"
         f" workdir {workdir}")

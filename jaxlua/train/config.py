@@ -25,10 +25,10 @@ class TrainConfig:
   """Hyperparameters of one training run (model, data, optimizer, schedule, curriculum, logging)."""
 
   # Model (mirrored into jaxlua.models.ModelConfig).
-  cell: str = "gru"
+  cell: str = "mingru"
   embed_dim: int = 128
   hidden_dim: int = 256
-  num_layers: int = 1
+  num_layers: int = 2
   num_experts: int = 0
   moe_top_k: int = 0
   attention: bool = False
@@ -41,10 +41,10 @@ class TrainConfig:
   tokenizer_mode: str = "semantic"
   max_len: int = 256
   num_buckets: int = 4
-  val_max_examples: int = 512  # validation subset used for the in-loop val loss / exact match.
+  val_max_examples: int = 256  # validation subset used for the in-loop val loss / exact match.
   # Optimizer and loss.
-  batch_size: int = 64
-  steps: int = 2000
+  batch_size: int = 32
+  steps: int = 1200
   lr: float = 3e-3
   weight_decay: float = 1e-3
   b1: float = 0.9
@@ -152,14 +152,15 @@ def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
   return diffs
 
 
-# The default trains in about 10 minutes on a 2-core CPU (measured; see README) and learns measurably.
+# The default (a 2-layer MinGRU, 128/256, batch 32, 1200 steps) trains in about 10 minutes on a 2-core CPU and
+# learns measurably (measured numbers in README).
 DEFAULT = TrainConfig()
 
 # The dissertation's run (its section 5.4 and Table 4.1): one block, embedding 500, hidden 900, dropout 0.5,
 # label smoothing 0.2, AdamW weight decay 1e-3, lr 9.9e-5, batch 128, 3000 iterations, reduce-on-plateau
-# (factor 0.5, patience 10).
+# (factor 0.5, patience 10 validations). The cell follows ModelConfig.paper (mingru); --cell picks another.
 PAPER = TrainConfig(
-    cell="gru", embed_dim=500, hidden_dim=900, num_layers=1, dropout=0.5, label_smoothing=0.2,
+    cell="mingru", embed_dim=500, hidden_dim=900, num_layers=1, dropout=0.5, label_smoothing=0.2,
     weight_decay=1e-3, lr=9.9e-5, batch_size=128, steps=3000, schedule="plateau", warmup_steps=0,
     plateau_factor=0.5, plateau_patience=10, eval_interval=50, checkpoint_interval=250, b2=0.999)
 

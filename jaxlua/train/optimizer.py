@@ -49,11 +49,6 @@ def make_plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs:
   return optax_contrib.reduce_on_plateau(factor=config.plateau_factor, patience=config.plateau_patience)
 
 
-def plateau_scale(plateau_state) -> jax.Array:
-  """The factor the plateau schedule currently applies to updates."""
-  return plateau_state.scale
-
-
 def plateau_update(config: TrainConfig, plateau_state, val_loss: float):
   """The plateau state after one validation loss (a no-op for the cosine schedule)."""
   if config.schedule != "plateau":
