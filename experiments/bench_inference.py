@@ -52,20 +52,26 @@ TARGETS_MS = {"mingru": {"cpu": 10.0, "gpu": 1.0, "dissertation_ms": 190.0}}
 MACHINE_NOTE = ("shared machine: other jobs run at the same time (see load_avg); percentiles over many runs, "
                 "but absolute times are noisy")
 
-_MODELS = flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to time, from {', '.join(MODEL_NAMES)}.")
-_PAPER_MINGRU = flags.DEFINE_boolean("paper_mingru", True, "Also time MinGRU at the dissertation's 500/900 size.")
-_EMBED = flags.DEFINE_integer("embed", None, "Embedding width (default: the 'default' train preset's).")
-_HIDDEN = flags.DEFINE_integer("hidden", None, "Hidden width (default: the 'default' train preset's).")
-_LAYERS = flags.DEFINE_integer("layers", None, "Blocks (default: the 'default' train preset's).")
-_VOCAB = flags.DEFINE_integer("vocab", 1000, "Vocabulary size.")
-_PROMPT_LEN = flags.DEFINE_integer("prompt_len", 60, "Prompt tokens per program (BOS program SEP).")
-_NEW_TOKENS = flags.DEFINE_integer("new_tokens", 20, "Output tokens generated per program.")
-_WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed calls before timing (the first compiles).")
-_LATENCY_RUNS = flags.DEFINE_integer("latency_runs", 50, "Timed batch-1 programs per model.")
-_BATCH = flags.DEFINE_integer("batch", 256, "Programs per call in the throughput measurement.")
-_BATCH_RUNS = flags.DEFINE_integer("batch_runs", 5, "Timed batched calls per model (median reported).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the weights and the prompts.")
-_OUT = flags.DEFINE_string("out", None, "Output JSON path (default results/bench_inference_<backend>.json).")
+
+def define_flags() -> None:
+  """Declare the flags (only when run as a script, so that the benchmark scripts import together)."""
+  flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to time, from {', '.join(MODEL_NAMES)}.")
+  flags.DEFINE_boolean("paper_mingru", True, "Also time MinGRU at the dissertation's 500/900 size.")
+  flags.DEFINE_integer("embed", None, "Embedding width (default: the 'default' train preset's).")
+  flags.DEFINE_integer("hidden", None, "Hidden width (default: the 'default' train preset's).")
+  flags.DEFINE_integer("layers", None, "Blocks (default: the 'default' train preset's).")
+  flags.DEFINE_integer("vocab", 1000, "Vocabulary size.")
+  flags.DEFINE_integer("prompt_len", 60, "Prompt tokens per program (BOS program SEP).")
+  flags.DEFINE_integer("new_tokens", 20, "Output tokens generated per program.")
+  flags.DEFINE_integer("warmup", 3, "Untimed calls before timing (the first compiles).")
+  flags.DEFINE_integer("latency_runs", 50, "Timed batch-1 programs per model.")
+  flags.DEFINE_integer("batch", 256, "Programs per call in the throughput measurement.")
+  flags.DEFINE_integer("batch_runs", 5, "Timed batched calls per model (median reported).")
+  flags.DEFINE_integer("seed", 0, "Seed of the weights and the prompts.")
+  flags.DEFINE_string("out", None, "Output JSON path (default results/bench_inference_<backend>.json).")
+
+
+FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,22 +278,23 @@ def main(argv: list[str]) -> None:
     sys.stderr.write(f"bench_inference: unexpected arguments {argv[1:]}\n")
     sys.exit(2)
   try:
-    options = Options(models=tuple(m.strip() for m in _MODELS.value if m.strip()), paper_mingru=_PAPER_MINGRU.value,
-                      embed=_EMBED.value, hidden=_HIDDEN.value, layers=_LAYERS.value, vocab=_VOCAB.value,
-                      prompt_len=_PROMPT_LEN.value, new_tokens=_NEW_TOKENS.value, warmup=_WARMUP.value,
-                      latency_runs=_LATENCY_RUNS.value, batch=_BATCH.value, batch_runs=_BATCH_RUNS.value,
-                      seed=_SEED.value).validate()
+    options = Options(models=tuple(m.strip() for m in FLAGS.models if m.strip()), paper_mingru=FLAGS.paper_mingru,
+                      embed=FLAGS.embed, hidden=FLAGS.hidden, layers=FLAGS.layers, vocab=FLAGS.vocab,
+                      prompt_len=FLAGS.prompt_len, new_tokens=FLAGS.new_tokens, warmup=FLAGS.warmup,
+                      latency_runs=FLAGS.latency_runs, batch=FLAGS.batch, batch_runs=FLAGS.batch_runs,
+                      seed=FLAGS.seed).validate()
   except ValueError as error:
     sys.stderr.write(f"bench_inference: {error}\n")
     sys.exit(2)
   result = run(options)
   text = json.dumps(result, indent=2)
   print(text)
-  out = pathlib.Path(_OUT.value) if _OUT.value else default_out_path()
+  out = pathlib.Path(FLAGS.out) if FLAGS.out else default_out_path()
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(text + "\n", encoding="utf-8")
   logging.info("wrote %s", out)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -17,8 +17,8 @@ alternate step by step so that load from other users of a shared machine hits bo
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime
+import functools
 import json
 import os
 import pathlib
@@ -41,18 +41,24 @@ TORCH_MISSING = ("PyTorch is not installed: the PyTorch side of this benchmark n
 MACHINE_NOTE = ("shared machine: other jobs run at the same time (see load_avg); the two sides alternate "
                 "step by step and medians are reported, but absolute times are noisy")
 
-_CELLS = flags.DEFINE_list("cells", list(CELLS), f"Cells to time, from {', '.join(CELLS)}.")
-_BATCH = flags.DEFINE_integer("batch", 128, "Batch size (dissertation: 128).")
-_EMBED = flags.DEFINE_integer("embed", 500, "Embedding width (dissertation: 500).")
-_HIDDEN = flags.DEFINE_integer("hidden", 900, "Hidden width (dissertation: 900).")
-_VOCAB = flags.DEFINE_integer("vocab", 1000, "Vocabulary size (dissertation: about 1000).")
-_SEQ_LEN = flags.DEFINE_integer("seq_len", 128, "Time steps per row the cell runs over (dissertation: ~128).")
-_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps per side before timing (>= 1: the first compiles).")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed steps per side; the median is reported.")
-_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "torch.set_num_threads (0: leave torch's default).")
-_TORCH = flags.DEFINE_boolean("torch", True, "Time the PyTorch side too (needs the `bench` extra).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the batch and of both models' parameters.")
-_OUT = flags.DEFINE_string("out", None, "Output JSON path (default results/bench_train_step_<backend>.json).")
+
+def define_flags() -> None:
+  """Declare the flags (only when run as a script, so that the benchmark scripts import together)."""
+  flags.DEFINE_list("cells", list(CELLS), f"Cells to time, from {', '.join(CELLS)}.")
+  flags.DEFINE_integer("batch", 128, "Batch size (dissertation: 128).")
+  flags.DEFINE_integer("embed", 500, "Embedding width (dissertation: 500).")
+  flags.DEFINE_integer("hidden", 900, "Hidden width (dissertation: 900).")
+  flags.DEFINE_integer("vocab", 1000, "Vocabulary size (dissertation: about 1000).")
+  flags.DEFINE_integer("seq_len", 128, "Time steps per row the cell runs over (dissertation: ~128).")
+  flags.DEFINE_integer("warmup", 2, "Untimed steps per side before timing (>= 1: the first compiles).")
+  flags.DEFINE_integer("repeats", 3, "Timed steps per side; the median is reported.")
+  flags.DEFINE_integer("torch_threads", 0, "torch.set_num_threads (0: leave torch's default).")
+  flags.DEFINE_boolean("torch", True, "Time the PyTorch side too (needs the `bench` extra).")
+  flags.DEFINE_integer("seed", 0, "Seed of the batch and of both models' parameters.")
+  flags.DEFINE_string("out", None, "Output JSON path (default results/bench_train_step_<backend>.json).")
+
+
+FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,7 +293,7 @@ def run(options: Options) -> dict[str, Any]:
   """Time every cell on both sides; the result dict that is printed and written."""
   options.validate()
   torch_device = None
-  torch_reason = None
+  torch_reason = None if options.torch else "--notorch"
   if options.torch:
     torch_reason = torch_available()
     if torch_reason is None:
@@ -345,10 +351,10 @@ def main(argv: list[str]) -> None:
     sys.stderr.write(f"bench_train_step: unexpected arguments {argv[1:]}\n")
     sys.exit(2)
   try:
-    options = Options(cells=tuple(c.strip() for c in _CELLS.value if c.strip()), batch=_BATCH.value,
-                      embed=_EMBED.value, hidden=_HIDDEN.value, vocab=_VOCAB.value, seq_len=_SEQ_LEN.value,
-                      warmup=_WARMUP.value, repeats=_REPEATS.value, torch_threads=_TORCH_THREADS.value,
-                      torch=_TORCH.value, seed=_SEED.value).validate()
+    options = Options(cells=tuple(c.strip() for c in FLAGS.cells if c.strip()), batch=FLAGS.batch,
+                      embed=FLAGS.embed, hidden=FLAGS.hidden, vocab=FLAGS.vocab, seq_len=FLAGS.seq_len,
+                      warmup=FLAGS.warmup, repeats=FLAGS.repeats, torch_threads=FLAGS.torch_threads,
+                      torch=FLAGS.torch, seed=FLAGS.seed).validate()
   except ValueError as error:
     sys.stderr.write(f"bench_train_step: {error}\n")
     sys.exit(2)
@@ -358,11 +364,12 @@ def main(argv: list[str]) -> None:
   result = run(options)
   text = json.dumps(result, indent=2)
   print(text)
-  out = pathlib.Path(_OUT.value) if _OUT.value else default_out_path()
+  out = pathlib.Path(FLAGS.out) if FLAGS.out else default_out_path()
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(text + "\n", encoding="utf-8")
   logging.info("wrote %s", out)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -61,7 +61,10 @@ def grid(values) -> list[tuple[str, TrainConfig]]:
   attention = [_bool(a) for a in values.attention]
   if values.eval_limit < 0 or values.eval_num_samples < 0:
     raise FlagError("--eval_limit and --eval_num_samples must be >= 0")
-  overrides = {"steps": values.steps, "seed": values.seed, "data_dir": values.data_dir}
+  preset = PRESETS[values.preset]
+  # A reduced budget keeps the preset's warmup share at most a tenth of the steps.
+  overrides = {"steps": values.steps, "seed": values.seed, "data_dir": values.data_dir,
+               "warmup_steps": min(preset.warmup_steps, values.steps // 10)}
   for name in ("hidden_dim", "batch_size"):
     if getattr(values, name) is not None:
       overrides[name] = getattr(values, name)
@@ -69,7 +72,7 @@ def grid(values) -> list[tuple[str, TrainConfig]]:
   for cell in values.cells:
     for num_experts in experts:
       for attn in attention:
-        config = PRESETS[values.preset].replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
+        config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
         try:
           config.validate()
         except ValueError as exc:

@@ -69,3 +69,9 @@ def test_bad_flag_exits_with_code_2():
                         capture_output=True, text=True, timeout=120, check=False)
   assert proc.returncode == 2
   assert "--models" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_missing_torch_is_a_clear_message(monkeypatch):
+  monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+  assert bench_train_step.torch_available() == bench_train_step.TORCH_MISSING
+  assert "bench" in bench_train_step.TORCH_MISSING

@@ -11,6 +11,11 @@ CPU_METHODS = ("sequential", "associative", "heinsen")
 scan = jax.jit(kernels.linear_scan, static_argnames="method")
 
 
+def normal(seed: int, shape) -> jax.Array:
+    """Standard-normal float32 test input, drawn in NumPy (eager jax.random compiles once per shape)."""
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
 def gates(seed: int, shape=(2, 64, 8)):
     """MinGRU-like `log a`, `log b` (b > 0), made in NumPy (no eager JAX dispatch)."""
     k, cand = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
@@ -32,7 +37,7 @@ def reference(a, b, h0=None):
 @pytest.mark.parametrize("with_h0", [False, True])
 def test_methods_match_float64_reference(method, with_h0):
     log_a, log_b = gates(0)
-    h0 = jax.random.normal(jax.random.PRNGKey(1), (2, 8)) if with_h0 else None  # any sign is allowed
+    h0 = normal(1, (2, 8)) if with_h0 else None  # any sign is allowed
     h = scan(log_a, log_b, h0, method=method)
     assert h.shape == log_a.shape and h.dtype == jnp.float32
     tol = 1e-4 if method == "heinsen" else 2e-6
@@ -74,7 +79,7 @@ def test_associative_gradients_match_sequential():
     method = "associative"
     log_a, log_b = gates(4, (2, 32, 4))
     h0 = jnp.full((2, 4), 0.3)
-    weights = jax.random.normal(jax.random.PRNGKey(5), log_a.shape)
+    weights = normal(5, log_a.shape)
 
     def loss(la, lb, h0, m):
         return jnp.sum(weights * scan(la, lb, h0, method=m))
@@ -87,8 +92,8 @@ def test_associative_gradients_match_sequential():
 
 
 def test_linear_form_accepts_any_sign_and_matches_log_form():
-    a = jax.random.uniform(jax.random.PRNGKey(6), (2, 20, 3))
-    b = jax.random.normal(jax.random.PRNGKey(7), (2, 20, 3))  # negative b: fine in linear space
+    a = jnp.asarray(np.random.default_rng(6).uniform(size=(2, 20, 3)), jnp.float32)
+    b = normal(7, (2, 20, 3))  # negative b: fine in linear space
     np.testing.assert_allclose(kernels.linear_scan_linear(a, b), reference(a, b), rtol=1e-5, atol=1e-6)
     b = jnp.abs(b) + 0.1
     np.testing.assert_allclose(kernels.linear_scan_linear(a, b), scan(jnp.log(a), jnp.log(b)),

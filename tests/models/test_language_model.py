@@ -72,18 +72,20 @@ COVERING = [("rnn", 0, False), ("gru", 4, False), ("minlstm", 10, True)]
 @pytest.mark.parametrize("cell,experts,attention", COVERING)
 def test_covering_subset_runs_finite(cell, experts, attention):
     model = build(ModelConfig(cell=cell, num_experts=experts, attention=attention, **TINY), nnx.Rngs(0))
-    tokens = jax.random.randint(jax.random.PRNGKey(1), (2, 32), 0, VOCAB)
+    tokens = jnp.asarray(np.random.default_rng(1).integers(0, VOCAB, (2, 32)), jnp.int32)
     mask = jnp.arange(32)[None] < jnp.array([[32], [20]])
     logits, aux = run_forward(model, tokens, mask)
     assert logits.shape == (2, 32, VOCAB)
     assert bool(jnp.all(jnp.isfinite(logits))) and bool(jnp.isfinite(aux))
     assert float(aux) == 0.0  # dense MoE (top_k = 0) has no load-balancing loss
+    _, prefill_logits = nnx.jit(lambda m, t, n: m.prefill(t, n))(model, tokens, jnp.array([32, 20]))
+    np.testing.assert_allclose(prefill_logits[mask], logits[mask], atol=1e-5, rtol=1e-5)
 
 
 def long_case(cell, experts, attention, dtype):
     config = ModelConfig(cell=cell, num_experts=experts, attention=attention, dtype=dtype,
                          **{**TINY, "max_len": 4096})
-    tokens = jax.random.randint(jax.random.PRNGKey(2), (1, 4096), 0, VOCAB)
+    tokens = jnp.asarray(np.random.default_rng(2).integers(0, VOCAB, (1, 4096)), jnp.int32)
     logits, aux = run_forward(build(config, nnx.Rngs(0)), tokens)
     assert logits.shape == (1, 4096, VOCAB) and logits.dtype == jnp.float32
     assert bool(jnp.all(jnp.isfinite(logits))) and bool(jnp.isfinite(aux))
@@ -114,13 +116,14 @@ def test_greedy_decode_matches_full_forward(cell, attention):
     model.eval()
     graphdef, params = nnx.split(model)
     lengths = jnp.array([5, 2, 7])
-    tokens = jax.random.randint(jax.random.PRNGKey(4), (3, 8), 1, VOCAB)  # pads past each length are noise
+    # pads past each row's length are random tokens: they must not leak into the state
+    tokens = jnp.asarray(np.random.default_rng(4).integers(1, VOCAB, (3, 8)), jnp.int32)
 
     prefill = jax.jit(lambda p, t, n: nnx.merge(graphdef, p).prefill(t, n))
     decode = jax.jit(lambda p, s, t: nnx.merge(graphdef, p).decode_step(s, t))
     rows = jnp.arange(3)
-    state, prompt_logits = prefill(params, tokens, lengths)
-    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(tokens)
+    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(tokens)  # one shape: prefill compiles once
+    state, prompt_logits = prefill(params, extended, lengths)
     logits = prompt_logits[rows, lengths - 1]
     step_logits = [logits]
     for i in range(4):
@@ -128,7 +131,8 @@ def test_greedy_decode_matches_full_forward(cell, attention):
         extended = extended.at[rows, lengths + i].set(token)
         logits, state = decode(params, state, token)
         step_logits.append(logits)
-    full, _ = run_forward(model, extended, jnp.arange(16)[None] < (lengths + 4)[:, None])
+    # The full forward over the extended rows (prefill's logits are __call__'s, see test_covering_subset...).
+    _, full = prefill(params, extended, lengths + 4)
     for i, got in enumerate(step_logits):
         np.testing.assert_allclose(got, full[rows, lengths - 1 + i], atol=1e-4, rtol=1e-4)
     np.testing.assert_array_equal(state["pos"], lengths + 4)

@@ -10,6 +10,11 @@ from jaxlua.models import MoE, SelfAttention
 DIM = 4
 
 
+def normal(seed: int, shape) -> jax.Array:
+    """Standard-normal float32 test input, drawn in NumPy (eager jax.random compiles once per shape)."""
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
 def run(module, *args, method="__call__"):
     graphdef, state = nnx.split(module)
     return jax.jit(lambda s, *a: getattr(nnx.merge(graphdef, s), method)(*a))(state, *args)
@@ -17,7 +22,7 @@ def run(module, *args, method="__call__"):
 
 def test_dense_moe_is_the_gate_weighted_sum_of_all_experts():
     moe = MoE(DIM, 4, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.PRNGKey(1), (2, 3, DIM))
+    x = normal(1, (2, 3, DIM))
     y, aux = run(moe, x)
     probs = jax.nn.softmax(x @ moe.gate.kernel[...] + moe.gate.bias[...], axis=-1)
     experts = jnp.einsum("btd,edh->bteh", x, moe.kernel[...]) + moe.bias[...]
@@ -27,7 +32,7 @@ def test_dense_moe_is_the_gate_weighted_sum_of_all_experts():
 
 def test_top_k_routes_to_k_experts_and_balances():
     moe = MoE(DIM, 4, top_k=2, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.PRNGKey(2), (2, 5, DIM))
+    x = normal(2, (2, 5, DIM))
     y, aux = run(moe, x)
     weights, _ = run(moe, x, None, method="_weights")
     np.testing.assert_array_equal(jnp.sum(weights > 0, axis=-1), 2)
@@ -49,7 +54,7 @@ def test_moe_rejects_bad_sizes():
 
 def test_attention_is_causal_and_ignores_padded_keys():
     attn = SelfAttention(DIM, 2, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.PRNGKey(3), (2, 6, DIM))
+    x = normal(3, (2, 6, DIM))
     mask = jnp.array([[True] * 6, [True] * 4 + [False] * 2])
     y = run(attn, x, mask)
     changed = x.at[:, 4:].set(7.0)  # the future of positions 0..3, and row 1's padding
@@ -60,7 +65,7 @@ def test_attention_is_causal_and_ignores_padded_keys():
 
 def test_attention_decode_with_cache_matches_full_call():
     attn = SelfAttention(DIM, 2, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.PRNGKey(4), (2, 5, DIM))
+    x = normal(4, (2, 5, DIM))
     full = run(attn, x)
     cache = attn.init_cache(2, 8)
     graphdef, state = nnx.split(attn)
