@@ -71,6 +71,8 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
   overrides = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)
                if getattr(values, f.name) is not None}
   config = PRESETS[values.preset].replace(**overrides)
+  if values.warmup_steps is None and config.warmup_steps >= config.steps:
+    config = config.replace(warmup_steps=config.steps // 10)  # a short --steps keeps a tenth as warmup
   try:
     config.validate()
   except ValueError as exc:
@@ -117,7 +119,9 @@ def main(argv: list[str]) -> None:
   except TrainingDivergedError as exc:
     fail(exc, code=1)
   seconds = time.perf_counter() - begin
-  print(f"trained {config.cell} ({config.steps} steps) in {metrics['train']['seconds']:.0f} s; total {seconds:.0f} s;"
+  summary = metrics["train"]
+  resumed = f", resumed at step {summary['resumed_from_step']}" if summary["resumed_from_step"] else ""
+  print(f"trained {config.cell} to step {config.steps}{resumed} in {summary['seconds']:.0f} s; total {seconds:.0f} s;"
         f" workdir {workdir}")
   if FLAGS.eval:
     from jaxlua.eval import format_metrics_table

@@ -30,6 +30,7 @@ def test_train_step_benchmark_tiny():
   if result["torch_skipped_reason"] is None:
     assert result["environment"]["torch_num_threads"] >= 1
     assert row["torch_ms"] > 0 and row["speedup"] == pytest.approx(row["torch_ms"] / row["jaxlua_ms"], rel=0.01)
+    assert row["torch_ms_min"] <= row["torch_ms"] and row["speedup_of_min"] > 0
     # Same network on both sides: equal sizes up to the cell's biases, which minGRU-pytorch leaves out.
     assert row["torch_params"] == row["jaxlua_params"] - 2 * 12
     assert "minGRU" in row["torch_model"]

@@ -37,6 +37,8 @@ def test_flags_override_the_preset():
   from experiments import train as train_script  # pylint: disable=import-outside-toplevel
   from jaxlua.train.config import TrainConfig  # pylint: disable=import-outside-toplevel
   values = types.SimpleNamespace(**{f.name: None for f in dataclasses.fields(TrainConfig)})
-  values.preset, values.cell, values.steps = "paper", "mingru", 5
+  values.preset, values.cell, values.steps = "default", "mingru", 5
+  assert train_script.config_from_flags(values).warmup_steps == 0  # clamped below the short --steps
+  values.preset = "paper"
   config = train_script.config_from_flags(values)
   assert (config.cell, config.steps, config.hidden_dim, config.lr) == ("mingru", 5, 900, 9.9e-5)
