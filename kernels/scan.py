@@ -24,8 +24,9 @@ METHODS = ("auto", "sequential", "associative", "heinsen", "pallas")
 
 # method="auto" per backend, chosen from measurements, not habit. Keep this table in step with
 # results/bench_scan_<backend>.json (written by `python -m experiments.bench_scan`).
-#   cpu: B=32, D=256, T=256, forward (results/bench_scan_cpu.json, 2-core x86 CPU, jax 0.10.2):
-#        sequential 7-10 ms vs associative ~120 ms, heinsen ~25 ms  -> "sequential".
+#   cpu (results/bench_scan_cpu.json: 2 shared x86 cores, jax 0.10.2, B=32, D=256, median of 3, forward ms):
+#        T=256: sequential 30, associative 210, heinsen 1280;  T=4096: sequential 758, associative 3154
+#        (forward+backward at T=4096: 1608 vs 5196)                                      -> "sequential".
 #   gpu: the parallel scan has O(log T) depth against T dependent steps for lax.scan; "associative" until the
 #        fused kernel ("pallas") is measured faster on a GPU (results/bench_scan_gpu.json).
 AUTO_METHOD = {"cpu": "sequential", "gpu": "associative", "tpu": "associative"}
