@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import pathlib
 import platform
 import resource
 import sys
@@ -30,6 +31,7 @@ _NUM_PROGRAMS = flags.DEFINE_integer("num_programs", 20_000, "Programs in the wh
 _SAMPLE = flags.DEFINE_integer("sample_programs", 3000, "Programs in each single-stage benchmark.")
 _LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels to benchmark.")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
+_OUT = flags.DEFINE_string("out", "results/bench_data_cpu.json", "Also write the JSON here ('' to skip).")
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -107,7 +109,7 @@ def main(argv: list[str]) -> None:
     ok = [(s, r.stdout) for s, r in zip(sources, results) if r.ok]
     tokenize, tokenize_error = bench_tokenize(ok)
 
-    print(json.dumps({
+    report = json.dumps({
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "workers": workers, "processor": platform.processor(),
                     "python": platform.python_version(), "load_avg_1m": round(os.getloadavg()[0], 2)},
@@ -126,7 +128,12 @@ def main(argv: list[str]) -> None:
         "projected_1m_minutes_idle_estimate": round(1e6 / idle_rate / 60, 1),
         "tokenize_programs_per_s": tokenize,
         "tokenize_error": tokenize_error,
-    }, indent=2))
+    }, indent=2)
+    print(report)
+    if _OUT.value:
+        out = pathlib.Path(_OUT.value)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report + "\n")
 
 
 if __name__ == "__main__":

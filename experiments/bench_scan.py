@@ -1,12 +1,24 @@
-"""Benchmark the linear-recurrence scans and the five cells; print JSON and write results/bench_scan_<backend>.json.
+"""Benchmark the linear-recurrence scans; print JSON and write results/bench_scan_<backend>.json.
 
-Measures forward and forward+backward wall time (jit, warmup, block_until_ready, median of repeats) of every
-scan method and every cell at B x D over the lengths, the ratio of the parallel MinGRU (associative scan) to
-the sequential GRU, and the error of each scan method against a float64 sequential reference as T grows
-(the two-cumsum "heinsen" form loses accuracy with length).
+Two suites (`--suite`; `auto` runs the GPU suite on accelerators and the CPU suite on CPU):
 
-    python -m experiments.bench_scan                       # the issue's grid: B=32, D=256, T=256,1024,4096
-    python -m experiments.bench_scan --lengths=256 --repeats=2 --error_lengths=256,4096   # quick run
+- cpu (issue 4): forward and forward+backward wall time of every scan method and every cell at B x D over the
+  lengths, the parallel MinGRU over the sequential GRU, and the error of each scan method against a float64
+  sequential reference as T grows (the two-cumsum "heinsen" form loses accuracy with length).
+- gpu (issue 6, `experiments/bench_scan_gpu.py`): every scan method and the fused MinGRU kernel at the
+  issue's (B, T, D) shapes in fp32 and bf16 with achieved bandwidth and its fraction of the device's peak; a
+  full training step of a MinGRU language model against a GRU (lax.scan) of the same width, against the
+  minGRU paper's speed-ups; the issue's targets as booleans; and which method `method="auto"` should pick.
+
+Times are medians over `--repeats` after a warmup (compile) call, with `block_until_ready`.
+
+    python -m experiments.bench_scan                       # the suite for this backend
+    python -m experiments.bench_scan --lengths=256 --repeats=2 --error_lengths=256,4096   # quick CPU run
+    python -m experiments.bench_scan --suite=gpu --shapes=2x64x32 --train_lengths=16 --train_batch=2 \\
+        --train_hidden=32 --error_lengths=64 --repeats=1     # the GPU suite's code path on CPU (Pallas interprets)
+
+The results file is results/bench_scan_<backend>.json when the suite is the backend's own (cpu on CPU, gpu on a
+GPU); any other pairing (e.g. the GPU suite interpreted on CPU) goes to runs/, never into results/.
 """
 from __future__ import annotations
 
@@ -27,21 +39,33 @@ from flax import nnx
 from tqdm import tqdm
 
 import kernels
+from experiments.bench_scan_gpu import GpuSuiteConfig, parse_shape, run_gpu_suite
 from jaxlua.models import CELLS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch", 32, "Batch size B.")
-flags.DEFINE_integer("dim", 256, "Feature width D (scan width; cell input and hidden size).")
-flags.DEFINE_list("lengths", ["256", "1024", "4096"], "Sequence lengths T.")
-flags.DEFINE_list("methods", None, "Scan methods to time (default: sequential, associative, heinsen, and "
-                  "pallas on a GPU; off a GPU Pallas only interprets its kernel, which says nothing about speed).")
-flags.DEFINE_list("cells", list(CELLS), "Cells to time.")
+flags.DEFINE_string("suite", "auto", "Which suite: auto (gpu on accelerators, cpu on CPU), cpu or gpu.")
+flags.DEFINE_integer("batch", 32, "CPU suite: batch size B.")
+flags.DEFINE_integer("dim", 256, "CPU suite: feature width D (scan width; cell input and hidden size).")
+flags.DEFINE_list("lengths", ["256", "1024", "4096"], "CPU suite: sequence lengths T.")
+flags.DEFINE_list("methods", None, "CPU suite: scan methods to time (default: sequential, associative, "
+                  "heinsen, and pallas on a GPU; off a GPU Pallas only interprets its kernel: no speed figure).")
+flags.DEFINE_list("cells", list(CELLS), "CPU suite: cells to time.")
 flags.DEFINE_list("error_lengths", ["256", "512", "1024", "4096", "16384", "65536"],
                   "Lengths for the accuracy sweep (B=1, D=error_dim, fp32 vs float64).")
 flags.DEFINE_integer("error_dim", 64, "Width of the accuracy sweep.")
 flags.DEFINE_integer("repeats", 5, "Timed repeats per measurement (median reported).")
-flags.DEFINE_string("out", None, "Output JSON path (default results/bench_scan_<backend>.json).")
+flags.DEFINE_string("out", None, "Output JSON path (default: see the module docstring).")
 flags.DEFINE_integer("seed", 0, "Random seed for the inputs.")
+_GPU = GpuSuiteConfig()
+flags.DEFINE_list("shapes", ["x".join(map(str, s)) for s in _GPU.shapes], "GPU suite: scan shapes BxTxD.")
+flags.DEFINE_list("dtypes", list(_GPU.dtypes), "GPU suite: input dtypes of the scans.")
+flags.DEFINE_list("train_lengths", [str(t) for t in _GPU.train_lengths], "GPU suite: train-step lengths T.")
+flags.DEFINE_integer("train_batch", _GPU.train_batch, "GPU suite: train-step batch size.")
+flags.DEFINE_integer("train_embed", _GPU.train_embed, "GPU suite: embedding width of both language models.")
+flags.DEFINE_integer("train_hidden", _GPU.train_hidden, "GPU suite: hidden width of both language models.")
+flags.DEFINE_integer("train_layers", _GPU.train_layers, "GPU suite: recurrent layers of both language models.")
+flags.DEFINE_integer("train_vocab", _GPU.train_vocab, "GPU suite: vocabulary size (the dissertation's ~1000).")
+flags.DEFINE_string("train_dtype", _GPU.train_dtype, "GPU suite: model compute dtype (float32 or bfloat16).")
 
 
 def time_ms(fn: Callable, *args, repeats: int) -> float:
@@ -149,8 +173,16 @@ def scan_errors(methods: list[str], lengths: list[int], dim: int, key) -> list[d
     return rows
 
 
-def main(argv: list[str]) -> None:
-    del argv
+def environment() -> dict:
+    """Device, versions and date: every result file starts with these."""
+    return {"device": str(jax.devices()[0].device_kind), "backend": jax.default_backend(),
+            "num_devices": jax.device_count(), "cpu": platform.processor() or platform.machine(),
+            "jax_version": jax.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "auto_method": kernels.resolve_method("auto")}
+
+
+def run_cpu_suite(key) -> dict:
     methods = FLAGS.methods or ["sequential", "associative", "heinsen"] + (
         ["pallas"] if jax.default_backend() == "gpu" else [])
     lengths = [int(t) for t in FLAGS.lengths]
@@ -161,15 +193,8 @@ def main(argv: list[str]) -> None:
     if unknown or min(lengths + error_lengths + [FLAGS.batch, FLAGS.dim, FLAGS.repeats]) < 1:
         print(f"bad flags: unknown cells {unknown} or a size < 1", file=sys.stderr)
         sys.exit(2)
-    key = jax.random.PRNGKey(FLAGS.seed)
-    backend = jax.default_backend()
-    result = {
-        "device": str(jax.devices()[0].device_kind), "backend": backend, "num_devices": jax.device_count(),
-        "cpu": platform.processor() or platform.machine(), "jax_version": jax.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "batch": FLAGS.batch, "dim": FLAGS.dim, "lengths": lengths, "repeats": FLAGS.repeats,
-        "auto_method": kernels.resolve_method("auto"),
-    }
+    result = {"suite": "cpu", **environment(), "batch": FLAGS.batch, "dim": FLAGS.dim, "lengths": lengths,
+              "repeats": FLAGS.repeats}
     logging.info("timing scans")
     result["scans"] = bench_scans(methods, lengths, FLAGS.batch, FLAGS.dim, FLAGS.repeats, key)
     logging.info("timing cells")
@@ -178,7 +203,53 @@ def main(argv: list[str]) -> None:
     logging.info("accuracy sweep")
     error_methods = [m for m in methods if m != "sequential"] + ["sequential"]
     result["scan_error_vs_float64"] = scan_errors(error_methods, error_lengths, FLAGS.error_dim, key)
-    out = pathlib.Path(FLAGS.out or f"results/bench_scan_{backend}.json")
+    return result
+
+
+def gpu_suite_config() -> GpuSuiteConfig:
+    """The GPU suite's flags as one validated value (exit 2 with one line on a bad flag)."""
+    try:
+        config = GpuSuiteConfig(
+            shapes=tuple(parse_shape(s) for s in FLAGS.shapes), dtypes=tuple(FLAGS.dtypes),
+            train_lengths=tuple(int(t) for t in FLAGS.train_lengths), train_batch=FLAGS.train_batch,
+            train_embed=FLAGS.train_embed, train_hidden=FLAGS.train_hidden, train_layers=FLAGS.train_layers,
+            train_vocab=FLAGS.train_vocab, train_dtype=FLAGS.train_dtype,
+            error_lengths=tuple(int(t) for t in FLAGS.error_lengths), error_dim=FLAGS.error_dim,
+            repeats=FLAGS.repeats)
+    except ValueError as err:
+        print(f"bad flags: {err}", file=sys.stderr)
+        sys.exit(2)
+    bad_dtypes = [d for d in config.dtypes + (config.train_dtype,) if d not in ("float32", "bfloat16")]
+    sizes = list(config.train_lengths + config.error_lengths) + [
+        config.train_batch, config.train_embed, config.train_hidden, config.train_layers, config.error_dim,
+        config.repeats]
+    if bad_dtypes or min(sizes) < 1 or config.train_vocab < 6:
+        print(f"bad flags: unknown dtypes {bad_dtypes}, a size < 1 or train_vocab < 6", file=sys.stderr)
+        sys.exit(2)
+    return config
+
+
+def default_out(suite: str, backend: str) -> pathlib.Path:
+    """results/ holds only a backend's own suite; other pairings (e.g. the GPU suite on CPU) go to runs/."""
+    own = "cpu" if backend == "cpu" else "gpu"
+    if suite == own:
+        return pathlib.Path(f"results/bench_scan_{backend}.json")
+    return pathlib.Path(f"runs/bench_scan_{suite}_suite_on_{backend}.json")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    key = jax.random.PRNGKey(FLAGS.seed)
+    backend = jax.default_backend()
+    if FLAGS.suite not in ("auto", "cpu", "gpu"):
+        print(f"bad flags: --suite must be auto, cpu or gpu; got {FLAGS.suite!r}", file=sys.stderr)
+        sys.exit(2)
+    suite = FLAGS.suite if FLAGS.suite != "auto" else ("cpu" if backend == "cpu" else "gpu")
+    if suite == "cpu":
+        result = run_cpu_suite(key)
+    else:
+        result = run_gpu_suite(gpu_suite_config(), key, environment(), time_ms, scan_errors, FLAGS.seed)
+    out = pathlib.Path(FLAGS.out) if FLAGS.out else default_out(suite, backend)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

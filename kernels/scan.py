@@ -9,7 +9,10 @@ Inputs are `[B, T, D]` with time on axis 1; `h0` is `[B, D]` (zero when omitted)
   `(a1 + a2, logaddexp(b1 + a2, b2))`; O(log T) depth. Error stays near fp32 epsilon at any length.
 - "heinsen": the two-cumsum form `h = exp(a* + logcumsumexp(log b - a*))`, `a* = cumsum(log a)`. Kept only as
   a reference: it cancels large terms, so its error grows with T (see results/bench_scan_*.json).
-- "pallas": the fused GPU kernel `kernels.pallas_scan.pallas_linear_scan` (imported lazily).
+- "pallas": the fused GPU kernel `kernels.pallas_scan.pallas_linear_scan` (imported lazily; Triton on a GPU,
+  interpreted elsewhere, so off a GPU it is a correctness path only). MinGRU and MinLSTM with this method skip
+  `linear_scan` altogether: they call the fused `mingru_scan` / `minlstm_scan` on their raw pre-activations,
+  which compute the gates inside the kernel (no gates or logs in memory) and take the padding mask directly.
 - "auto": per backend, from `AUTO_METHOD` below.
 
 The log-space methods need `b > 0` (their input is `log b`); MinGRU and MinLSTM satisfy this because
@@ -27,8 +30,12 @@ METHODS = ("auto", "sequential", "associative", "heinsen", "pallas")
 #   cpu (results/bench_scan_cpu.json: 2 shared x86 cores, jax 0.10.2, B=32, D=256, median of 3, forward ms):
 #        T=256: sequential 30, associative 210, heinsen 1280;  T=4096: sequential 758, associative 3154
 #        (forward+backward at T=4096: 1608 vs 5196)                                      -> "sequential".
-#   gpu: the parallel scan has O(log T) depth against T dependent steps for lax.scan; "associative" until the
-#        fused kernel ("pallas") is measured faster on a GPU (results/bench_scan_gpu.json).
+#   gpu: NOT YET MEASURED (no results/bench_scan_gpu.json). "associative" for now: the parallel scan has O(log T)
+#        depth against T dependent steps for lax.scan. The GPU suite (`python -m experiments.bench_scan` on a GPU)
+#        times MinGRU fwd+bwd through each method the cells can take (sequential, associative, fused Pallas) at
+#        the issue-6 shapes and writes its pick as `recommended_auto_method`; switch "gpu" to that value (e.g.
+#        "pallas") only once the committed results/bench_scan_gpu.json shows it faster.
+#   tpu: unmeasured; "associative" (the Pallas kernels lower through Triton, GPU only).
 AUTO_METHOD = {"cpu": "sequential", "gpu": "associative", "tpu": "associative"}
 
 # Stand-in for log(0) inside the log-space methods: exp() of it is exactly 0 in fp32, yet logaddexp and its

@@ -3,13 +3,16 @@
 The model is split once into (graphdef, state); graphdef is a static jit argument and state a traced
 one, so one compilation serves every batch of the same shape. Shapes are kept static: batches are padded
 to a fixed size and prompts to a few length buckets. Decoding is `prefill` on the prompt
-(BOS program SEP), then `decode_step` inside a `lax.while_loop` that stops when every row has emitted
-EOS or reached its length cap; nothing returns to the host until the batch is done.
+(BOS program SEP), which gives the logits of its last token, then `decode_step` inside a `lax.while_loop`
+that stops when every row has emitted EOS or reached its length cap; nothing returns to the host until the
+batch is done. Per call the host work is kept small (it is most of the batch-1 latency budget): graphdef
+travels in a holder that hashes once, the state as a flat list of arrays, and the inputs as NumPy arrays,
+which jit transfers more cheaply than `jnp.asarray` would.
 """
 from __future__ import annotations
 
 import functools
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -29,16 +32,40 @@ def length_bucket(length: int, max_len: int) -> int:
     return min(bucket, max_len)
 
 
+class _Structure:
+    """A model's (graphdef, state treedef) as a static jit argument whose hash is computed once.
+
+    Hashing an nnx.GraphDef costs about 0.1 ms, which jit would pay on every call; equal structures (a fresh
+    Decoder of the same model) still compare equal, so they share one compilation.
+    """
+
+    __slots__ = ("graphdef", "treedef", "_hash")
+
+    def __init__(self, graphdef: nnx.GraphDef, treedef: Any) -> None:
+        self.graphdef, self.treedef = graphdef, treedef
+        self._hash = hash((graphdef, treedef))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, _Structure) and self._hash == other._hash
+                                 and self.graphdef == other.graphdef and self.treedef == other.treedef)
+
+    def merge(self, leaves: list[jax.Array]) -> nnx.Module:
+        return nnx.merge(self.graphdef, jax.tree.unflatten(self.treedef, leaves))
+
+
 @functools.partial(
-    jax.jit, static_argnames=("graphdef", "max_new_tokens", "sample", "eos_id", "pad_id", "max_len")
+    jax.jit, static_argnames=("structure", "max_new_tokens", "sample", "eos_id", "pad_id", "max_len")
 )
-def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
+def _generate(structure, leaves, prompts, prompt_lengths, key, temperature, *,
               max_new_tokens: int, sample: bool, eos_id: int, pad_id: int, max_len: int):
     """Decode up to max_new_tokens per row; rows stop at EOS or when prompt + output fills max_len."""
-    model = nnx.merge(graphdef, state)
+    model = structure.merge(leaves)
     batch = prompts.shape[0]
-    cache, prompt_logits = model.prefill(prompts, prompt_lengths)
-    next_logits = prompt_logits[jnp.arange(batch), prompt_lengths - 1].astype(jnp.float32)
+    cache, next_logits = model.prefill(prompts, prompt_lengths)  # logits [B,V] of each prompt's last token
+    next_logits = next_logits.astype(jnp.float32)
     out = jnp.full((batch, max_new_tokens), pad_id, dtype=jnp.int32)
     done = jnp.zeros((batch,), dtype=bool)
 
@@ -48,8 +75,8 @@ def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
 
     def body(carry):
         step, cache, logits, done, out, key = carry
-        key, sample_key = jax.random.split(key)
         if sample:
+            key, sample_key = jax.random.split(key)
             token = jax.random.categorical(sample_key, logits / temperature, axis=-1)
         else:
             token = jnp.argmax(logits, axis=-1)
@@ -64,16 +91,17 @@ def _generate(graphdef, state, prompts, prompt_lengths, key, temperature, *,
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef",))
-def _output_nll(graphdef, state, tokens, lengths, output_start):
+@functools.partial(jax.jit, static_argnames=("structure",))
+def _output_nll(structure, leaves, tokens, lengths, output_start):
     """Per-row NLL (nats) of the output tokens output_start..lengths-1 (EOS included) and their count."""
-    model = nnx.merge(graphdef, state)
+    model = structure.merge(leaves)
     positions = jnp.arange(tokens.shape[1])
     mask = positions[None, :] < lengths[:, None]
     logits, _ = model(tokens, mask)
-    log_probs = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32), axis=-1)
+    logits = logits[:, :-1].astype(jnp.float32)
     targets = tokens[:, 1:]
-    nll = -jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+    # -log softmax(logits)[target] without materialising the [B,T,V] log-probabilities
+    nll = jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
     target_pos = positions[None, 1:]
     is_output = (target_pos >= output_start[:, None]) & (target_pos < lengths[:, None])
     return jnp.sum(jnp.where(is_output, nll, 0.0), axis=1), jnp.sum(is_output, axis=1)
@@ -88,6 +116,8 @@ class Decoder:
                 raise TypeError(f"{type(model).__name__} has no {name}(); decoding needs prefill and decode_step")
         eval_view = nnx.view(model, deterministic=True, use_running_average=True, raise_if_not_found=False)
         self.graphdef, self.state = nnx.split(eval_view)
+        self._leaves, treedef = jax.tree.flatten(self.state)
+        self._structure = _Structure(self.graphdef, treedef)
         self.eos_id, self.pad_id, self.max_len = int(eos_id), int(pad_id), int(max_len)
         self._greedy_key = jax.random.key(0)  # unused by greedy decoding, but the jit signature takes one
 
@@ -109,16 +139,16 @@ class Decoder:
         if sample and key is None:
             raise ValueError("sampling (temperature > 0) needs a PRNG key")
         key = self._greedy_key if key is None else key
-        out = _generate(self.graphdef, self.state, jnp.asarray(prompts, dtype=jnp.int32), jnp.asarray(lengths),
-                        key, jnp.float32(max(temperature, 1e-6)), max_new_tokens=int(max_new_tokens),
+        out = _generate(self._structure, self._leaves, np.asarray(prompts, dtype=np.int32), lengths, key,
+                        np.float32(max(temperature, 1e-6)), max_new_tokens=int(max_new_tokens),
                         sample=sample, eos_id=self.eos_id, pad_id=self.pad_id, max_len=self.max_len)
-        return np.asarray(jax.device_get(out))
+        return np.asarray(out)
 
     def output_nll(self, tokens: np.ndarray, lengths: np.ndarray,
                    output_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Teacher-forced (nll_sum float64[B], n_tokens int64[B]) over each row's output tokens, EOS included."""
-        nll, count = _output_nll(self.graphdef, self.state, jnp.asarray(tokens, dtype=jnp.int32),
-                                 jnp.asarray(lengths, dtype=jnp.int32), jnp.asarray(output_start, dtype=jnp.int32))
+        nll, count = _output_nll(self._structure, self._leaves, np.asarray(tokens, dtype=np.int32),
+                                 np.asarray(lengths, dtype=np.int32), np.asarray(output_start, dtype=np.int32))
         return np.asarray(nll, dtype=np.float64), np.asarray(count, dtype=np.int64)
 
 

@@ -4,8 +4,9 @@ A block is pre-norm with residuals: `x += drop(cell(LN(x)))`, then `x += drop(mo
 `x += drop(attn(LN(x)))` when enabled. The first block's cell reads the embedding directly; when
 `embed_dim != hidden_dim` that block has no residual (as in the dissertation, where the cell maps
 embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the sequence once and returns a
-cache holding each layer's last state (plus keys and values when attention is on); `decode_step` then costs
-O(1) per token for every recurrent cell.
+cache holding each layer's last state (plus keys and values when attention is on) and the logits of each
+row's last token only (the head runs on one position per row, not T); `decode_step` then costs O(1) per
+token for every recurrent cell.
 """
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ from jaxlua.models.moe import MoE
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "mingru": MinGRU, "minlstm": MinLSTM}
 DecodeState = dict[str, Any]  # {"layers": tuple of per-layer dicts, "pos": int32[B] (next position)}
+
+
+def last_positions(x: jax.Array, lengths: jax.Array) -> jax.Array:
+    """`x [B,T,D]` -> `x[b, lengths[b] - 1]` as `[B,D]`: each row's last valid position."""
+    index = jnp.clip(lengths.astype(jnp.int32) - 1, 0, x.shape[1] - 1)
+    return jnp.take_along_axis(x, index[:, None, None], axis=1)[:, 0]
 
 
 def check_tokens(tokens: jax.Array, rank: int) -> None:
@@ -111,7 +118,11 @@ class LanguageModel(nnx.Module):
         return logits, aux
 
     def prefill(self, tokens: jax.Array, lengths: jax.Array) -> tuple[DecodeState, jax.Array]:
-        """Run `tokens [B,T]` (row b valid up to `lengths[b] >= 1`); the cache sits after token lengths-1."""
+        """Run `tokens [B,T]` (row b valid up to `lengths[b] >= 1`) -> (cache after token lengths-1, logits f32[B,V]).
+
+        The logits are those of position `lengths-1` of each row (what `__call__` gives there): decoding needs
+        nothing else, so the norm and head run on one position per row.
+        """
         check_tokens(tokens, 2)
         chex.assert_shape(lengths, tokens.shape[:1])
         mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
@@ -123,7 +134,8 @@ class LanguageModel(nnx.Module):
             if kv is not None:
                 layer["kv"] = fill_cache(kv, self.config.max_len)
             layers.append(layer)
-        return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, self._logits(x)
+        logits = self._logits(last_positions(x, lengths))
+        return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits
 
     def decode_step(self, state: DecodeState, token: jax.Array) -> tuple[jax.Array, DecodeState]:
         """Feed one token per row (`int32[B]`) -> (logits f32[B,V], state advanced by one)."""

@@ -1,8 +1,9 @@
 """Decoder-only Transformer baseline (nanoGPT-style, learned positions; the TEX model family).
 
-Same interface as LanguageModel: `__call__(tokens, mask) -> (logits, aux)`, `prefill(tokens, lengths)`,
-`decode_step(state, token)` with a KV cache of `max_len` positions. Width is `config.hidden_dim`; the token
-embedding is tied to the output head. With `num_experts > 0` the MLP is replaced by the MoE layer.
+Same interface as LanguageModel: `__call__(tokens, mask) -> (logits, aux)`, `prefill(tokens, lengths)` ->
+(cache, logits of each row's last token), `decode_step(state, token)` with a KV cache of `max_len` positions.
+Width is `config.hidden_dim`; the token embedding is tied to the output head. With `num_experts > 0` the MLP
+is replaced by the MoE layer.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flax import nnx
 
 from jaxlua.models.attention import SelfAttention, fill_cache
 from jaxlua.models.config import ModelConfig
-from jaxlua.models.language_model import DecodeState, check_tokens
+from jaxlua.models.language_model import DecodeState, check_tokens, last_positions
 from jaxlua.models.moe import MoE
 
 
@@ -85,6 +86,7 @@ class Transformer(nnx.Module):
         return logits, aux
 
     def prefill(self, tokens: jax.Array, lengths: jax.Array) -> tuple[DecodeState, jax.Array]:
+        """(KV cache after token lengths-1 of each row, logits f32[B,V] at position lengths-1)."""
         check_tokens(tokens, 2)
         chex.assert_shape(lengths, tokens.shape[:1])
         mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
@@ -93,7 +95,8 @@ class Transformer(nnx.Module):
         for block in self.blocks:
             x, _, kv = block(x, mask)
             layers.append({"kv": fill_cache(kv, self.config.max_len)})
-        return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, self._logits(x)
+        logits = self._logits(last_positions(x, lengths))
+        return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits
 
     def decode_step(self, state: DecodeState, token: jax.Array) -> tuple[jax.Array, DecodeState]:
         """Positions past max_len - 1 are outside the cache and the position table: the caller stops there."""

@@ -70,13 +70,18 @@ def shifted(batch: dict[str, jax.Array], include_program: bool):
 
 
 def token_losses(logits: jax.Array, targets: jax.Array, smoothing: float) -> tuple[jax.Array, jax.Array]:
-  """(smoothed cross-entropy, plain negative log-likelihood) per position, in float32."""
+  """(smoothed cross-entropy, plain negative log-likelihood) per position, in float32.
+
+  Cross-entropy against `optax.smooth_labels(one_hot(targets), eps)` in closed form, with no [B,T,V] one-hot:
+  `-log p = lse - logit`, so the loss is `(1 - eps) nll + eps mean_v(-log p_v) = lse - (1 - eps) logit_t -
+  eps mean_v(logit_v)`, with `lse` the log-sum-exp of the logits.
+  """
   logits = logits.astype(jnp.float32)
-  nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+  lse = jax.nn.logsumexp(logits, axis=-1)
+  nll = lse - jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
   if smoothing == 0.0:
     return nll, nll
-  labels = optax.smooth_labels(jax.nn.one_hot(targets, logits.shape[-1], dtype=jnp.float32), smoothing)
-  return optax.softmax_cross_entropy(logits, labels), nll
+  return (1.0 - smoothing) * nll + smoothing * (lse - logits.mean(axis=-1)), nll
 
 
 def make_train_step(train_def: nnx.GraphDef, tx: optax.GradientTransformation, config: TrainConfig,

@@ -96,7 +96,7 @@ class BigramLM(nnx.Module):
 
     def prefill(self, tokens, lengths):
         last = tokens[jnp.arange(tokens.shape[0]), lengths - 1]
-        return last, self.dropout(self.table[...][tokens])
+        return last, self.dropout(self.table[...][last])
 
     def decode_step(self, state, token):
         return self.dropout(self.table[...][token]), token
@@ -130,7 +130,8 @@ class RecurrentLM(nnx.Module):
 
     def prefill(self, tokens, lengths):
         mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
-        return self._scan(tokens, mask)
+        h_last, logits = self._scan(tokens, mask)
+        return h_last, logits[jnp.arange(tokens.shape[0]), lengths - 1]
 
     def decode_step(self, state, token):
         h = self._cell(state, token)

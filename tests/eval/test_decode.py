@@ -68,7 +68,6 @@ _decode_step = nnx.jit(lambda m, s, t: m.decode_step(s, t))
 def reference_greedy(model, prompt_row, prompt_length, steps):
     """One row, no bucketing, no while_loop: prefill then decode_step, argmax each time."""
     state, logits = _prefill(model, jnp.asarray(prompt_row[None]), jnp.asarray([prompt_length]))
-    logits = logits[:, prompt_length - 1]
     out = []
     for _ in range(steps):
         token = jnp.argmax(logits, axis=-1).astype(jnp.int32)

@@ -19,8 +19,11 @@ TOL = {jnp.float32: 1e-5, jnp.bfloat16: 1e-2}
 # ----------------------------------------------------------------------------- references
 
 
-def _sequential(a: jax.Array, b: jax.Array, h0: jax.Array) -> jax.Array:
-    """h_t = a_t h_{t-1} + b_t by lax.scan over time, fp32."""
+def _sequential(a: jax.Array, b: jax.Array, h0: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """h_t = a_t h_{t-1} + b_t by lax.scan over time, fp32; where mask is False, h_t = h_{t-1}."""
+    if mask is not None:
+        a = jnp.where(mask[..., None], a, 1.0)
+        b = jnp.where(mask[..., None], b, 0.0)
 
     def step(h, ab):
         h = ab[0] * h + ab[1]
@@ -34,18 +37,18 @@ def _g(x):
     return jnp.where(x >= 0, x + 0.5, jax.nn.sigmoid(x))
 
 
-def _linear_reference(log_a, log_b, h0):
-    return _sequential(jnp.exp(log_a), jnp.exp(log_b), h0)
+def _linear_reference(log_a, log_b, h0, mask):
+    return _sequential(jnp.exp(log_a), jnp.exp(log_b), h0, mask)
 
 
-def _mingru_reference(k, h_tilde, h0):
+def _mingru_reference(k, h_tilde, h0, mask):
     z = jax.nn.sigmoid(k)
-    return _sequential(1 - z, z * _g(h_tilde), h0)
+    return _sequential(1 - z, z * _g(h_tilde), h0, mask)
 
 
-def _minlstm_reference(f, i, h_tilde, h0):
+def _minlstm_reference(f, i, h_tilde, h0, mask):
     sf, si = jax.nn.sigmoid(f), jax.nn.sigmoid(i)
-    return _sequential(sf / (sf + si), si / (sf + si) * _g(h_tilde), h0)
+    return _sequential(sf / (sf + si), si / (sf + si) * _g(h_tilde), h0, mask)
 
 
 CELLS = {
@@ -73,13 +76,22 @@ def _inputs(cell: str, shape, dtype, seed: int = 0):
     return xs, h0, cotangent
 
 
-def _value_and_grads(fn, xs, h0, cotangent):
+def _step_mask(shape) -> jax.Array:
+    """[B, T]: row 0 masks steps at the start, inside and at the end (across chunk edges); row 1 masks
+    every step (its h stays h0, d h0 sums the cotangents, its inputs get zero gradient)."""
+    batch, length = shape[:2]
+    t = np.arange(length)
+    rows = [(t % 5 != 0) & (t < length - 2), np.zeros(length, bool)]
+    return jnp.asarray(np.stack([rows[r % 2] for r in range(batch)]))
+
+
+def _value_and_grads(fn, xs, h0, mask, cotangent):
     """Output and gradients of sum(h * cotangent) w.r.t. every input (and h0 when given), jitted once."""
 
     @jax.jit
     def run(xs, h0):
         def loss(xs, h0):
-            h = fn(*xs, h0)
+            h = fn(*xs, h0, mask)
             return jnp.sum(h.astype(F32) * cotangent), h
 
         (_, h), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(xs, h0)
@@ -88,18 +100,17 @@ def _value_and_grads(fn, xs, h0, cotangent):
     return run(xs, h0)
 
 
-def _check(cell, shape, dtype, *, use_h0, interpret=True, **kernel_kwargs):
+def _check(cell, shape, dtype, *, use_h0, use_mask=False, interpret=True, **kernel_kwargs):
     kernel, reference, _ = CELLS[cell]
     xs, h0, cotangent = _inputs(cell, shape, dtype)
     if not use_h0:
         h0 = None
+    mask = _step_mask(shape) if use_mask else None
     h, grads = _value_and_grads(
-        lambda *a: kernel(*a, interpret=interpret, **kernel_kwargs), xs, h0, cotangent
+        lambda *a: kernel(*a, interpret=interpret, **kernel_kwargs), xs, h0, mask, cotangent
     )
     h0_ref = jnp.zeros((shape[0], shape[2]), F32) if h0 is None else h0.astype(F32)
-    h_ref, grads_ref = _value_and_grads(
-        lambda *a: reference(*a[:-1], a[-1]), tuple(x.astype(F32) for x in xs), h0_ref, cotangent
-    )
+    h_ref, grads_ref = _value_and_grads(reference, tuple(x.astype(F32) for x in xs), h0_ref, mask, cotangent)
     tol = TOL[dtype]
     chex.assert_shape(h, shape)
     assert h.dtype == dtype
@@ -117,30 +128,32 @@ def _check(cell, shape, dtype, *, use_h0, interpret=True, **kernel_kwargs):
 # ----------------------------------------------------------------------------- interpret-mode parity
 
 # T=13 is not a multiple of the chunk and D=40 not a multiple of block_d; chunk=None is single pass.
+# "masked" cases pass a [B, T] step mask (see _step_mask); the masked single-pass form of the fused
+# cells is also covered through the cells in tests/models/test_cells.py (scan_method="pallas").
 LINEAR_CASES = [
-    pytest.param((2, 13, 40), jnp.float32, None, True, id="fp32-single-pass-h0"),
-    pytest.param((2, 13, 40), jnp.float32, 4, False, id="fp32-chunked-ragged"),
-    pytest.param((1, 12, 16), jnp.float32, 3, True, id="fp32-chunked-exact-h0"),
-    pytest.param((2, 13, 40), jnp.bfloat16, 5, True, id="bf16-chunked-h0"),
+    pytest.param((2, 13, 40), jnp.float32, None, True, False, id="fp32-single-pass-h0"),
+    pytest.param((2, 13, 40), jnp.float32, 4, False, False, id="fp32-chunked-ragged"),
+    pytest.param((1, 12, 16), jnp.float32, 3, True, True, id="fp32-chunked-exact-h0-masked"),
+    pytest.param((2, 13, 40), jnp.bfloat16, 5, True, False, id="bf16-chunked-h0"),
 ]
 
 
-@pytest.mark.parametrize("shape,dtype,chunk,use_h0", LINEAR_CASES)
-def test_linear_scan_matches_sequential(shape, dtype, chunk, use_h0):
-    _check("linear", shape, dtype, use_h0=use_h0, block_d=16, chunk=chunk)
+@pytest.mark.parametrize("shape,dtype,chunk,use_h0,use_mask", LINEAR_CASES)
+def test_linear_scan_matches_sequential(shape, dtype, chunk, use_h0, use_mask):
+    _check("linear", shape, dtype, use_h0=use_h0, use_mask=use_mask, block_d=16, chunk=chunk)
 
 
 FUSED_CASES = [
-    pytest.param("mingru", jnp.float32, None, True, id="mingru-fp32-single-pass-h0"),
-    pytest.param("minlstm", jnp.float32, 4, True, id="minlstm-fp32-chunked-h0"),
-    pytest.param("mingru", jnp.bfloat16, 4, False, id="mingru-bf16-chunked"),
-    pytest.param("minlstm", jnp.bfloat16, None, False, id="minlstm-bf16-single-pass"),
+    pytest.param("mingru", jnp.float32, None, True, False, id="mingru-fp32-single-pass-h0"),
+    pytest.param("minlstm", jnp.float32, 4, True, True, id="minlstm-fp32-chunked-h0-masked"),
+    pytest.param("mingru", jnp.bfloat16, 4, False, True, id="mingru-bf16-chunked-masked"),
+    pytest.param("minlstm", jnp.bfloat16, None, False, False, id="minlstm-bf16-single-pass"),
 ]
 
 
-@pytest.mark.parametrize("cell,dtype,chunk,use_h0", FUSED_CASES)
-def test_fused_cells_match_formulas(cell, dtype, chunk, use_h0):
-    _check(cell, (2, 11, 24), dtype, use_h0=use_h0, block_d=16, chunk=chunk)
+@pytest.mark.parametrize("cell,dtype,chunk,use_h0,use_mask", FUSED_CASES)
+def test_fused_cells_match_formulas(cell, dtype, chunk, use_h0, use_mask):
+    _check(cell, (2, 11, 24), dtype, use_h0=use_h0, use_mask=use_mask, block_d=16, chunk=chunk)
 
 
 def test_mingru_equals_linear_scan_in_log_space():
@@ -193,6 +206,8 @@ def test_bytes_moved_counts_reads_and_writes():
     assert pallas_scan._choose_chunk(B, T, D, 128) == 373
     assert bytes_moved(B, T, D, jnp.float32, True, chunk=T) == 9 * 4 * elems + 4 * vec
     assert bytes_moved(B, T, D, jnp.float32, True) == 13 * 4 * elems + 8 * 11 * vec
+    # A step mask adds one int32 read per (b, t) for each of the 4 kernels of the chunked plan.
+    assert bytes_moved(B, T, D, jnp.float32, True, masked=True) == 13 * 4 * elems + 8 * 11 * vec + 4 * 4 * B * T
 
 
 @pytest.mark.parametrize(
@@ -204,6 +219,8 @@ def test_bytes_moved_counts_reads_and_writes():
         (lambda: pallas_linear_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), jnp.zeros((4,))), "h0"),
         (lambda: mingru_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), jnp.zeros((2, 4), int)), "h0"),
         (lambda: mingru_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), unroll=0), "unroll"),
+        (lambda: mingru_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), mask=jnp.ones((2, 4), bool)), "mask"),
+        (lambda: mingru_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), mask=jnp.ones((2, 3))), "mask"),
         (lambda: mingru_scan(jnp.zeros((2, 3, 4)), jnp.zeros((2, 3, 4)), block_d=24), "power of 2"),
         (lambda: bytes_moved(1, 2, 3, jnp.float32, False, cell="gru"), "unknown cell"),
     ],
@@ -218,12 +235,16 @@ def test_bad_input_is_named(call, match):
 
 @pytest.mark.parametrize("cell", ["linear", "mingru", "minlstm"])
 def test_kernels_lower_to_triton(cell):
-    """Forward and backward, both plans, lower to Triton IR for CUDA without needing a GPU."""
+    """Forward and backward, both plans, lower to Triton IR for CUDA without needing a GPU.
+
+    The fused cells lower with a step mask (the cells' padding) and a chunk that is not a power of 2.
+    """
     kernel, _, n = CELLS[cell]
     xs = [jnp.zeros((2, 40, 200), jnp.bfloat16)] * n
+    mask = None if cell == "linear" else jnp.arange(40)[None] < jnp.array([[40], [17]])
 
     def loss(*args):
-        return jnp.sum(kernel(*args, interpret=False, chunk=16).astype(F32))
+        return jnp.sum(kernel(*args, mask=mask, interpret=False, chunk=16 if mask is None else 15).astype(F32))
 
     try:
         lowered = jax.jit(jax.grad(loss, argnums=tuple(range(n)))).trace(*xs).lower(

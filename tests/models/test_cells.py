@@ -13,6 +13,8 @@ from jaxlua.models.min_cells import g, log_g
 IN, HIDDEN = 3, 4
 # (cell, scan method): "auto" is "sequential" on CPU; the min cells also run the log-space parallel scan.
 VARIANTS = [(name, "auto") for name in CELLS] + [("mingru", "associative"), ("minlstm", "associative")]
+# The fused Pallas kernels (interpret mode off a GPU): checked against the step reference with a mask.
+PALLAS_VARIANTS = [("mingru", "pallas"), ("minlstm", "pallas")]
 
 
 def normal(seed: int, shape) -> jax.Array:
@@ -70,7 +72,7 @@ def test_steps_equal_one_sequence_call(name, method, length):
             np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name,method", VARIANTS)
+@pytest.mark.parametrize("name,method", VARIANTS + PALLAS_VARIANTS)
 def test_masked_values_and_gradients_match_sequential_reference(name, method):
     params, sequence, _, reference, cell = compiled(name, method)
     x = normal(4, (2, 9, IN))
@@ -92,6 +94,17 @@ def test_masked_values_and_gradients_match_sequential_reference(name, method):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_pallas_method_runs_the_fused_kernel_on_raw_preactivations(name):
+    """scan_method="pallas" calls the cell's fused kernel (mingru_scan / minlstm_scan), not the log-space scan."""
+    params, sequence, _, _, _ = compiled(name, "pallas")
+    x = normal(8, (2, 5, IN))
+    jaxpr = jax.make_jaxpr(sequence)(params, x, None, jnp.ones((2, 5), bool)).jaxpr
+    outer = {eqn.primitive.name for eqn in jaxpr.eqns}
+    assert "custom_vjp_call" in outer and f"name={name}_fwd" in str(jaxpr)
+    assert not outer & {"exp", "log", "log1p", "logistic"}  # no gates are formed outside the kernel
 
 
 def test_masked_rows_end_in_the_state_of_their_own_length():

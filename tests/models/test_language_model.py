@@ -78,8 +78,11 @@ def test_covering_subset_runs_finite(cell, experts, attention):
     assert logits.shape == (2, 32, VOCAB)
     assert bool(jnp.all(jnp.isfinite(logits))) and bool(jnp.isfinite(aux))
     assert float(aux) == 0.0  # dense MoE (top_k = 0) has no load-balancing loss
-    _, prefill_logits = nnx.jit(lambda m, t, n: m.prefill(t, n))(model, tokens, jnp.array([32, 20]))
-    np.testing.assert_allclose(prefill_logits[mask], logits[mask], atol=1e-5, rtol=1e-5)
+    lengths = jnp.array([32, 20])
+    _, prefill_logits = nnx.jit(lambda m, t, n: m.prefill(t, n))(model, tokens, lengths)
+    assert prefill_logits.shape == (2, VOCAB) and prefill_logits.dtype == jnp.float32
+    # prefill gives __call__'s logits at each row's last valid position
+    np.testing.assert_allclose(prefill_logits, logits[jnp.arange(2), lengths - 1], atol=1e-5, rtol=1e-5)
 
 
 def long_case(cell, experts, attention, dtype):
@@ -122,17 +125,16 @@ def test_greedy_decode_matches_full_forward(cell, attention):
     prefill = jax.jit(lambda p, t, n: nnx.merge(graphdef, p).prefill(t, n))
     decode = jax.jit(lambda p, s, t: nnx.merge(graphdef, p).decode_step(s, t))
     rows = jnp.arange(3)
-    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(tokens)  # one shape: prefill compiles once
-    state, prompt_logits = prefill(params, extended, lengths)
-    logits = prompt_logits[rows, lengths - 1]
+    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(tokens)
+    state, logits = prefill(params, extended, lengths)
     step_logits = [logits]
     for i in range(4):
         token = jnp.argmax(logits, axis=-1).astype(jnp.int32)
         extended = extended.at[rows, lengths + i].set(token)
         logits, state = decode(params, state, token)
         step_logits.append(logits)
-    # The full forward over the extended rows (prefill's logits are __call__'s, see test_covering_subset...).
-    _, full = prefill(params, extended, lengths + 4)
+    # The full forward over the extended rows.
+    full, _ = run_forward(model, extended, jnp.arange(16)[None] < (lengths + 4)[:, None])
     for i, got in enumerate(step_logits):
         np.testing.assert_allclose(got, full[rows, lengths - 1 + i], atol=1e-4, rtol=1e-4)
     np.testing.assert_array_equal(state["pos"], lengths + 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxlua.train.batching import Arrays, make_batch
@@ -37,6 +38,26 @@ def test_label_smoothing_matches_optax_definition():
   expected = -((0.7 + 0.1) * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2])
   np.testing.assert_allclose(smoothed[0, 0], expected, rtol=1e-6)
   np.testing.assert_allclose(nll[0, 0], -log_p[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
+def test_closed_form_losses_equal_optax_smoothed_cross_entropy(smoothing):
+  """token_losses avoids the [B,T,V] one-hot; it must still be optax's smoothed CE, value and gradient."""
+  vocab = 331
+  logits = 4.0 * jax.random.normal(jax.random.key(0), (3, 7, vocab))
+  targets = jax.random.randint(jax.random.key(1), (3, 7), 0, vocab)
+  weights = jax.random.uniform(jax.random.key(2), (3, 7))
+
+  def reference(z):
+    labels = optax.smooth_labels(jax.nn.one_hot(targets, vocab), smoothing)
+    return optax.softmax_cross_entropy(z, labels)
+
+  smoothed, nll = token_losses(logits, targets, smoothing)
+  np.testing.assert_allclose(smoothed, reference(logits), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(nll, optax.softmax_cross_entropy_with_integer_labels(logits, targets),
+                             rtol=1e-6, atol=1e-6)
+  grad = jax.grad(lambda z: (token_losses(z, targets, smoothing)[0] * weights).sum())(logits)
+  np.testing.assert_allclose(grad, jax.grad(lambda z: (reference(z) * weights).sum())(logits), atol=1e-6)
 
 
 def _one_step(config: TrainConfig):
