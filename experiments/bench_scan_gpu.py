@@ -6,10 +6,11 @@
   way the cell runs each method: "mingru_sequential" (linear-space gates, lax.scan), "mingru_associative" (log
   gates, associative scan) and "mingru_fused" (`kernels.pallas_scan.mingru_scan`, gates inside the kernel).
 - Bandwidth: `min_bytes` is the least traffic the problem needs (read the inputs, write h; backward: read the
-  inputs, h and dh, write the input gradients) and is the same for every method of a row family, so
-  `*_GBps = min_bytes / time` compares methods directly; the Pallas rows also give `kernel_bytes`, what their
-  kernels move for the launch plan they pick (`kernels.pallas_cost.bytes_moved`; the chunked plan re-reads its
-  inputs), and the achieved bandwidth on it. Fractions are of the device's peak HBM bandwidth (`PEAK_HBM`).
+  inputs, h and dh, write the input gradients); it depends only on the input and output dtypes (h is fp32 out
+  of `linear_scan`, in the input dtype out of the fused kernel), so `*_GBps = min_bytes / time` ranks methods
+  by time. The Pallas rows also give `kernel_bytes`, what their kernels move for the launch plan they pick
+  (`kernels.pallas_cost.bytes_moved`; the chunked plan re-reads its inputs), and the achieved bandwidth on it.
+  Fractions are of the device's peak HBM bandwidth (`PEAK_HBM`; "unknown" for devices not in it).
 - Training: one full jit train step (jaxlua.train: forward, loss, backward, AdamW) of a MinGRU language model
   ("auto" and "pallas" scans) against the same model with a GRU (lax.scan), same widths, per length.
 """
@@ -193,15 +194,9 @@ def _synthetic_batch(batch: int, length: int, vocab: int, seed: int) -> dict[str
 
 
 def _time_train_step(step: Callable, state, batch, rng, repeats: int) -> float:
-    """Median ms of step(state, batch, rng) after a warmup; the state is donated and threaded through.
-
-    Two warmup calls: the state a step returns may not have the initial state's exact signature (at the time
-    of writing, step 1 returns raw uint32 dropout keys where the initial state holds typed keys), and that
-    second signature compiles once more.
-    """
-    for _ in range(2):
-        state, metrics = step(state, batch, rng)
-        jax.block_until_ready(metrics)
+    """Median ms of step(state, batch, rng) after a warmup; the state is donated and threaded through."""
+    state, metrics = step(state, batch, rng)
+    jax.block_until_ready(metrics)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -213,6 +208,7 @@ def _time_train_step(step: Callable, state, batch, rng, repeats: int) -> float:
 
 def bench_train_steps(config: GpuSuiteConfig, seed: int) -> list[dict]:
     """ms per train step of the GRU LM and the MinGRU LM ("auto" and "pallas" scans) at each length."""
+    rng = jax.random.key(seed)  # a typed key, as in jaxlua.train.loop (a raw one changes the state's type)
     rows = []
     for length in config.train_lengths:
         batch = _synthetic_batch(config.train_batch, length, config.train_vocab, seed)
@@ -231,7 +227,7 @@ def bench_train_steps(config: GpuSuiteConfig, seed: int) -> list[dict]:
                 row["params"] = count_params(state.params)
                 if method != "lax.scan":
                     row["resolved"] = kernels.resolve_method(method)
-                row["step_ms"] = _time_train_step(step, state, batch, jax.random.PRNGKey(seed), config.repeats)
+                row["step_ms"] = _time_train_step(step, state, batch, rng, config.repeats)
             except Exception as err:  # pylint: disable=broad-except
                 logging.warning("train step %s/%s T=%d failed: %s", cell, method, length, err)
                 row["error"] = f"{type(err).__name__}: {err}"[:300]

@@ -39,7 +39,7 @@ class TrainConfig:
   # Data.
   data_dir: str | None = None  # None: the built-in dataset (jaxlua.data.default_dataset_dir()).
   tokenizer_mode: str = "semantic"
-  max_len: int = 256
+  max_len: int = 512
   num_buckets: int = 4
   val_max_examples: int = 256  # validation subset used for the in-loop val loss / exact match.
   # Optimizer and loss.
