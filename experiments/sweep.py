@@ -8,6 +8,7 @@ seed, and is evaluated on the test split; a point whose metrics.json exists is n
 interrupted sweep continues where it stopped. Writes WORKDIR/results.csv and WORKDIR/results.md (EM, F1, SS,
 P@1, Perp, Rcl, Prs as in the dissertation's Table 6.3, plus the byte-exact EM and latency).
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,104 +36,128 @@ flags.DEFINE_bool("progress", True, "Show progress bars.")
 
 FLAGS = flags.FLAGS
 
-TABLE = (("EM", "token_exact_match"), ("F1", "f1"), ("SS", "sentence_similarity"), ("P@1", "pass_at_1"),
-         ("Perp", "perplexity"), ("Rcl", "recall"), ("Prs", "precision"), ("byte EM", "exact_match"),
-         ("p50 ms", "latency_ms_p50"))
+TABLE = (
+    ("EM", "token_exact_match"),
+    ("F1", "f1"),
+    ("SS", "sentence_similarity"),
+    ("P@1", "pass_at_1"),
+    ("Perp", "perplexity"),
+    ("Rcl", "recall"),
+    ("Prs", "precision"),
+    ("byte EM", "exact_match"),
+    ("p50 ms", "latency_ms_p50"),
+)
 
 
 def _bool(text: str) -> bool:
-  lowered = text.strip().lower()
-  if lowered not in ("true", "false", "1", "0"):
-    raise FlagError(f"--attention values must be true or false; got {text!r}")
-  return lowered in ("true", "1")
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise FlagError(f"--attention values must be true or false; got {text!r}")
+    return lowered in ("true", "1")
 
 
 def grid(values) -> list[tuple[str, TrainConfig]]:
-  """(name, validated config) for every grid point; FlagError on the first bad value."""
-  for cell in values.cells:
-    if cell not in CELLS:
-      raise FlagError(f"unknown cell {cell!r} in --cells; choose from {', '.join(CELLS)}")
-  try:
-    experts = [int(e) for e in values.experts]
-  except ValueError:
-    raise FlagError(f"--experts must be integers; got {values.experts}") from None
-  if any(e < 0 for e in experts):
-    raise FlagError(f"--experts must be >= 0; got {values.experts}")
-  attention = [_bool(a) for a in values.attention]
-  if values.eval_limit < 0 or values.eval_num_samples < 0:
-    raise FlagError("--eval_limit and --eval_num_samples must be >= 0")
-  preset = PRESETS[values.preset]
-  # A reduced budget keeps the preset's warmup share at most a tenth of the steps.
-  overrides = {"steps": values.steps, "seed": values.seed, "data_dir": values.data_dir,
-               "warmup_steps": min(preset.warmup_steps, values.steps // 10)}
-  for name in ("hidden_dim", "batch_size"):
-    if getattr(values, name) is not None:
-      overrides[name] = getattr(values, name)
-  points = []
-  for cell in values.cells:
-    for num_experts in experts:
-      for attn in attention:
-        config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
-        try:
-          config.validate()
-        except ValueError as exc:
-          raise FlagError(f"{cell}-e{num_experts}-a{int(attn)}: {exc}") from None
-        points.append((f"{cell}-e{num_experts}-a{int(attn)}", config))
-  return points
+    """(name, validated config) for every grid point; FlagError on the first bad value."""
+    for cell in values.cells:
+        if cell not in CELLS:
+            raise FlagError(f"unknown cell {cell!r} in --cells; choose from {', '.join(CELLS)}")
+    try:
+        experts = [int(e) for e in values.experts]
+    except ValueError:
+        raise FlagError(f"--experts must be integers; got {values.experts}") from None
+    if any(e < 0 for e in experts):
+        raise FlagError(f"--experts must be >= 0; got {values.experts}")
+    attention = [_bool(a) for a in values.attention]
+    if values.eval_limit < 0 or values.eval_num_samples < 0:
+        raise FlagError("--eval_limit and --eval_num_samples must be >= 0")
+    preset = PRESETS[values.preset]
+    # A reduced budget keeps the preset's warmup share at most a tenth of the steps.
+    overrides = {
+        "steps": values.steps,
+        "seed": values.seed,
+        "data_dir": values.data_dir,
+        "warmup_steps": min(preset.warmup_steps, values.steps // 10),
+    }
+    for name in ("hidden_dim", "batch_size"):
+        if getattr(values, name) is not None:
+            overrides[name] = getattr(values, name)
+    points = []
+    for cell in values.cells:
+        for num_experts in experts:
+            for attn in attention:
+                config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
+                try:
+                    config.validate()
+                except ValueError as exc:
+                    raise FlagError(f"{cell}-e{num_experts}-a{int(attn)}: {exc}") from None
+                points.append((f"{cell}-e{num_experts}-a{int(attn)}", config))
+    return points
 
 
 def table_row(name: str, config: TrainConfig, metrics: dict) -> dict:
-  row = {"model": name, "cell": config.cell, "h": config.hidden_dim, "expts": config.num_experts,
-         "attn": int(config.attention), "train": config.steps,
-         "train_seconds": metrics.get("train", {}).get("seconds")}
-  row.update({label: metrics.get(key) for label, key in TABLE})
-  return row
+    row = {
+        "model": name,
+        "cell": config.cell,
+        "h": config.hidden_dim,
+        "expts": config.num_experts,
+        "attn": int(config.attention),
+        "train": config.steps,
+        "train_seconds": metrics.get("train", {}).get("seconds"),
+    }
+    row.update({label: metrics.get(key) for label, key in TABLE})
+    return row
 
 
 def write_results(root: pathlib.Path, rows: list[dict]) -> None:
-  """results.csv and results.md (markdown, Table 6.3 layout) in `root`."""
-  columns = list(rows[0])
-  with (root / "results.csv").open("w", newline="") as handle:
-    writer = csv.DictWriter(handle, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-  fmt = lambda v: "-" if v is None else (f"{v:.4f}" if isinstance(v, float) and abs(v) < 100 else
-                                         f"{v:.1f}" if isinstance(v, float) else str(v))
-  shown = ["model", "h", "expts", "attn", "train"] + [label for label, _ in TABLE]
-  lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-  lines += ["| " + " | ".join(fmt(row[c]) for c in shown) + " |" for row in rows]
-  (root / "results.md").write_text("\n".join(lines) + "\n")
+    """results.csv and results.md (markdown, Table 6.3 layout) in `root`."""
+    columns = list(rows[0])
+    with (root / "results.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    fmt = lambda v: (
+        "-"
+        if v is None
+        else (f"{v:.4f}" if isinstance(v, float) and abs(v) < 100 else f"{v:.1f}" if isinstance(v, float) else str(v))
+    )
+    shown = ["model", "h", "expts", "attn", "train"] + [label for label, _ in TABLE]
+    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(fmt(row[c]) for c in shown) + " |" for row in rows]
+    (root / "results.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    fail(f"unexpected arguments {argv[1:]}")
-  try:
-    points = grid(FLAGS)
-    root = check_writable_dir(pathlib.Path(FLAGS.workdir).expanduser())
-  except FlagError as exc:
-    fail(exc)
-  # pylint: disable=import-outside-toplevel
-  from absl import logging
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    try:
+        points = grid(FLAGS)
+        root = check_writable_dir(pathlib.Path(FLAGS.workdir).expanduser())
+    except FlagError as exc:
+        fail(exc)
+    # pylint: disable=import-outside-toplevel
+    from absl import logging
 
-  from jaxlua.train.run import EvalOptions, run_experiment
-  root.mkdir(parents=True, exist_ok=True)
-  options = EvalOptions(limit=FLAGS.eval_limit or None, num_samples=FLAGS.eval_num_samples)
-  rows = []
-  for index, (name, config) in enumerate(points):
-    workdir = root / name
-    metrics_path = workdir / "metrics.json"
-    if metrics_path.exists():
-      logging.info("[%d/%d] %s: reusing %s", index + 1, len(points), name, metrics_path)
-      metrics = json.loads(metrics_path.read_text())
-    else:
-      logging.info("[%d/%d] %s: training %d steps", index + 1, len(points), name, config.steps)
-      metrics = run_experiment(config, workdir, options, progress=FLAGS.progress)
-    rows.append(table_row(name, config, metrics))
-    write_results(root, rows)
-  print((root / "results.md").read_text())
-  print(f"results: {root / 'results.csv'}")
+    from jaxlua.train.run import EvalOptions, run_experiment
+    from jaxlua.train.cli import quiet_orbax_info_logs
+
+    quiet_orbax_info_logs()
+    root.mkdir(parents=True, exist_ok=True)
+    options = EvalOptions(limit=FLAGS.eval_limit or None, num_samples=FLAGS.eval_num_samples)
+    rows = []
+    for index, (name, config) in enumerate(points):
+        workdir = root / name
+        metrics_path = workdir / "metrics.json"
+        if metrics_path.exists():
+            logging.info("[%d/%d] %s: reusing %s", index + 1, len(points), name, metrics_path)
+            metrics = json.loads(metrics_path.read_text())
+        else:
+            logging.info("[%d/%d] %s: training %d steps", index + 1, len(points), name, config.steps)
+            metrics = run_experiment(config, workdir, options, progress=FLAGS.progress)
+        rows.append(table_row(name, config, metrics))
+        write_results(root, rows)
+    print((root / "results.md").read_text())
+    print(f"results: {root / 'results.csv'}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+    app.run(main)

@@ -3,6 +3,7 @@
 Runs each benchmark's `run` on one cheap model and checks the JSON shape and the sanity of the numbers; checks
 that bad options are one clear error (exit code 2 from the command line).
 """
+
 import json
 import math
 import subprocess
@@ -13,66 +14,86 @@ import pytest
 from experiments import bench_inference, bench_train_step
 
 TINY_TRAIN = dict(cells=("mingru",), batch=2, embed=8, hidden=12, vocab=16, seq_len=6, warmup=1, repeats=2)
-TINY_INFERENCE = dict(models=("mingru",), paper_mingru=False, embed=8, hidden=8, layers=1, vocab=16,
-                      prompt_len=10, new_tokens=3, warmup=1, latency_runs=3, batch=3, batch_runs=1)
+TINY_INFERENCE = dict(
+    models=("mingru",),
+    paper_mingru=False,
+    embed=8,
+    hidden=8,
+    layers=1,
+    vocab=16,
+    prompt_len=10,
+    new_tokens=3,
+    warmup=1,
+    latency_runs=3,
+    batch=3,
+    batch_runs=1,
+)
 ENV_KEYS = {"date", "backend", "device", "jax", "cpus", "load_avg_1m_5m_15m_at_start", "load_avg_1m_5m_15m_at_end"}
 
 
 def test_train_step_benchmark_tiny():
-  result = bench_train_step.run(bench_train_step.Options(**TINY_TRAIN))
-  json.dumps(result)  # serialisable as printed
-  assert result["benchmark"] == "train_step"
-  assert ENV_KEYS <= set(result["environment"])
-  assert result["sizes"] == {"batch": 2, "embed": 8, "hidden": 12, "vocab": 16, "seq_len": 6, "num_layers": 1}
-  row = result["cells"]["mingru"]
-  assert len(row["jaxlua_ms_all"]) == 2 and row["jaxlua_ms"] > 0
-  assert math.isfinite(row["jaxlua_first_loss"]) and row["jaxlua_first_loss"] > 0
-  if result["torch_skipped_reason"] is None:
-    assert result["environment"]["torch_num_threads"] >= 1
-    assert row["torch_ms"] > 0 and row["speedup"] == pytest.approx(row["torch_ms"] / row["jaxlua_ms"], rel=0.01)
-    assert row["torch_ms_min"] <= row["torch_ms"] and row["speedup_of_min"] > 0
-    # Same network on both sides: equal sizes up to the cell's biases, which minGRU-pytorch leaves out.
-    assert row["torch_params"] == row["jaxlua_params"] - 2 * 12
-    assert "minGRU" in row["torch_model"]
-    # Untrained, label-smoothed CE starts near log(vocab) on both sides.
-    for side in ("jaxlua", "torch"):
-      assert abs(row[f"{side}_first_loss"] - math.log(16)) < 1.0
+    result = bench_train_step.run(bench_train_step.Options(**TINY_TRAIN))
+    json.dumps(result)  # serialisable as printed
+    assert result["benchmark"] == "train_step"
+    assert ENV_KEYS <= set(result["environment"])
+    assert result["sizes"] == {"batch": 2, "embed": 8, "hidden": 12, "vocab": 16, "seq_len": 6, "num_layers": 1}
+    row = result["cells"]["mingru"]
+    assert len(row["jaxlua_ms_all"]) == 2 and row["jaxlua_ms"] > 0
+    assert math.isfinite(row["jaxlua_first_loss"]) and row["jaxlua_first_loss"] > 0
+    if result["torch_skipped_reason"] is None:
+        assert result["environment"]["torch_num_threads"] >= 1
+        assert row["torch_ms"] > 0 and row["speedup"] == pytest.approx(row["torch_ms"] / row["jaxlua_ms"], rel=0.01)
+        assert row["torch_ms_min"] <= row["torch_ms"] and row["speedup_of_min"] > 0
+        # Same network on both sides: equal sizes up to the cell's biases, which minGRU-pytorch leaves out.
+        assert row["torch_params"] == row["jaxlua_params"] - 2 * 12
+        assert "minGRU" in row["torch_model"]
+        # Untrained, label-smoothed CE starts near log(vocab) on both sides.
+        for side in ("jaxlua", "torch"):
+            assert abs(row[f"{side}_first_loss"] - math.log(16)) < 1.0
 
 
 def test_inference_benchmark_tiny():
-  result = bench_inference.run(bench_inference.Options(**TINY_INFERENCE))
-  json.dumps(result)
-  assert result["benchmark"] == "inference"
-  assert ENV_KEYS <= set(result["environment"])
-  assert "random" in result["protocol"]["weights"]
-  row = result["models"]["mingru"]
-  assert set(row["latency_ms"]) == {"p50", "p95", "mean", "min"}
-  assert 0 < row["latency_ms"]["min"] <= row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
-  assert row["batched_programs_per_s"] > 0 and row["target_latency_ms"] in (1.0, 10.0)
-  assert row["config"]["hidden_dim"] == 8 and row["config"]["vocab_size"] == 16
+    result = bench_inference.run(bench_inference.Options(**TINY_INFERENCE))
+    json.dumps(result)
+    assert result["benchmark"] == "inference"
+    assert ENV_KEYS <= set(result["environment"])
+    assert "random" in result["protocol"]["weights"]
+    row = result["models"]["mingru"]
+    assert set(row["latency_ms"]) == {"p50", "p95", "mean", "min"}
+    assert 0 < row["latency_ms"]["min"] <= row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
+    assert row["batched_programs_per_s"] > 0 and row["target_latency_ms"] in (1.0, 10.0)
+    assert row["config"]["hidden_dim"] == 8 and row["config"]["vocab_size"] == 16
 
 
-@pytest.mark.parametrize("module,options,message", [
-    (bench_train_step, dict(cells=("conv",)), "--cells"),
-    (bench_train_step, dict(warmup=0), "--warmup"),
-    (bench_train_step, dict(seq_len=1), "--seq_len"),
-    (bench_inference, dict(models=("lstm", "cnn")), "--models"),
-    (bench_inference, dict(latency_runs=0), "--latency_runs"),
-    (bench_inference, dict(prompt_len=250, new_tokens=20), "max_len"),
-])
+@pytest.mark.parametrize(
+    "module,options,message",
+    [
+        (bench_train_step, dict(cells=("conv",)), "--cells"),
+        (bench_train_step, dict(warmup=0), "--warmup"),
+        (bench_train_step, dict(seq_len=1), "--seq_len"),
+        (bench_inference, dict(models=("lstm", "cnn")), "--models"),
+        (bench_inference, dict(latency_runs=0), "--latency_runs"),
+        (bench_inference, dict(prompt_len=250, new_tokens=20), "max_len"),
+    ],
+)
 def test_bad_options_are_named(module, options, message):
-  with pytest.raises(ValueError, match=message):
-    module.Options(**options).validate()
+    with pytest.raises(ValueError, match=message):
+        module.Options(**options).validate()
 
 
 def test_bad_flag_exits_with_code_2():
-  proc = subprocess.run([sys.executable, "-m", "experiments.bench_inference", "--models=lstm,cnn"],
-                        capture_output=True, text=True, timeout=120, check=False)
-  assert proc.returncode == 2
-  assert "--models" in proc.stderr.strip().splitlines()[-1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.bench_inference", "--models=lstm,cnn"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "--models" in proc.stderr.strip().splitlines()[-1]
 
 
 def test_missing_torch_is_a_clear_message(monkeypatch):
-  monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-  assert bench_train_step.torch_available() == bench_train_step.TORCH_MISSING
-  assert "bench" in bench_train_step.TORCH_MISSING
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    assert bench_train_step.torch_available() == bench_train_step.TORCH_MISSING
+    assert "bench" in bench_train_step.TORCH_MISSING

@@ -49,8 +49,10 @@ def load_run(workdir: pathlib.Path):
     """(model, train_config, vocab, tokenizer) via jaxlua.train.checkpoint.load_for_inference, or fail()."""
     try:
         from jaxlua.train.checkpoint import load_for_inference  # pylint: disable=import-outside-toplevel
+        from jaxlua.train.cli import quiet_orbax_info_logs  # pylint: disable=import-outside-toplevel
     except ImportError as exc:
         fail(f"cannot load trained models: jaxlua.train.checkpoint.load_for_inference is unavailable ({exc})")
+    quiet_orbax_info_logs()
     try:
         return load_for_inference(workdir)
     except FileNotFoundError as exc:

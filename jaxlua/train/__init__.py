@@ -3,6 +3,7 @@
 `TrainConfig` and `PRESETS` import without JAX (flag parsing stays fast); the JAX-side names load lazily on
 first use.
 """
+
 import importlib
 
 from jaxlua.train.config import PRESETS, TrainConfig
@@ -29,6 +30,6 @@ __all__ = ["PRESETS", "TrainConfig"] + sorted(_LAZY)
 
 
 def __getattr__(name: str):
-  if name in _LAZY:
-    return getattr(importlib.import_module(_LAZY[name]), name)
-  raise AttributeError(f"module 'jaxlua.train' has no attribute {name!r}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jaxlua.train' has no attribute {name!r}")

@@ -7,6 +7,7 @@ steps, or when the validation exact match on the stage's levels reaches a thresh
 two integers (stage, step the stage began) saved in every checkpoint, so a resumed run samples the same
 batches as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,89 +24,91 @@ _BLEND_BLOCK = 4096
 
 @dataclasses.dataclass
 class CurriculumState:
-  """Where the curriculum is: the current stage and the global step at which it began."""
+    """Where the curriculum is: the current stage and the global step at which it began."""
 
-  stage: int = 0
-  stage_start: int = 0
+    stage: int = 0
+    stage_start: int = 0
 
-  def to_dict(self) -> dict[str, int]:
-    return {"stage": self.stage, "stage_start": self.stage_start}
+    def to_dict(self) -> dict[str, int]:
+        return {"stage": self.stage, "stage_start": self.stage_start}
 
 
 class Curriculum:
-  """Stages (sets of levels) and the rule to advance through them."""
+    """Stages (sets of levels) and the rule to advance through them."""
 
-  def __init__(self, config: TrainConfig, levels_present: np.ndarray):
-    self.strategy = config.curriculum
-    levels = sorted(int(level) for level in np.unique(levels_present))
-    self.stages: list[tuple[int, ...]] = [tuple(levels)] if self.strategy == "none" else [(lv,) for lv in levels]
-    self.advance_rule = config.curriculum_advance
-    self.stage_steps = config.curriculum_stage_steps or math.ceil(config.steps / len(self.stages))
-    self.em_threshold = config.curriculum_em_threshold
-    self.blend_fraction = config.blend_fraction
+    def __init__(self, config: TrainConfig, levels_present: np.ndarray):
+        self.strategy = config.curriculum
+        levels = sorted(int(level) for level in np.unique(levels_present))
+        self.stages: list[tuple[int, ...]] = [tuple(levels)] if self.strategy == "none" else [(lv,) for lv in levels]
+        self.advance_rule = config.curriculum_advance
+        self.stage_steps = config.curriculum_stage_steps or math.ceil(config.steps / len(self.stages))
+        self.em_threshold = config.curriculum_em_threshold
+        self.blend_fraction = config.blend_fraction
 
-  @property
-  def num_stages(self) -> int:
-    return len(self.stages)
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
 
-  def on_step(self, state: CurriculumState, step: int) -> CurriculumState:
-    """Advances by step count (called with the number of completed steps)."""
-    if self.advance_rule == "steps" and state.stage < self.num_stages - 1:
-      if step - state.stage_start >= self.stage_steps:
-        return CurriculumState(state.stage + 1, step)
-    return state
+    def on_step(self, state: CurriculumState, step: int) -> CurriculumState:
+        """Advances by step count (called with the number of completed steps)."""
+        if self.advance_rule == "steps" and state.stage < self.num_stages - 1:
+            if step - state.stage_start >= self.stage_steps:
+                return CurriculumState(state.stage + 1, step)
+        return state
 
-  def on_eval(self, state: CurriculumState, step: int, exact_match_by_level: dict[int, float]) -> CurriculumState:
-    """Advances when the current stage's validation exact match reaches the threshold."""
-    if self.advance_rule != "exact_match" or state.stage >= self.num_stages - 1:
-      return state
-    scores = [exact_match_by_level[lv] for lv in self.stages[state.stage] if lv in exact_match_by_level]
-    if scores and min(scores) >= self.em_threshold:
-      return CurriculumState(state.stage + 1, step)
-    return state
+    def on_eval(self, state: CurriculumState, step: int, exact_match_by_level: dict[int, float]) -> CurriculumState:
+        """Advances when the current stage's validation exact match reaches the threshold."""
+        if self.advance_rule != "exact_match" or state.stage >= self.num_stages - 1:
+            return state
+        scores = [exact_match_by_level[lv] for lv in self.stages[state.stage] if lv in exact_match_by_level]
+        if scores and min(scores) >= self.em_threshold:
+            return CurriculumState(state.stage + 1, step)
+        return state
 
 
 class BatchSampler:
-  """Draws the training batch for a global step, given the curriculum state."""
+    """Draws the training batch for a global step, given the curriculum state."""
 
-  def __init__(self, data: Arrays, config: TrainConfig, curriculum: Curriculum):
-    self.data = data
-    self.curriculum = curriculum
-    self.edges = bucket_edges(data.lengths, config.num_buckets, config.max_len)
-    self._seed = config.seed
-    self._blend_fraction = config.blend_fraction
-    make = lambda pool, key: PoolStream(pool, data.lengths, self.edges, config.batch_size, (config.seed, key))
-    self._all = make(np.arange(len(data)), _ALL_POOL)
-    self._stage_streams = [
-        make(np.flatnonzero(np.isin(data.level, stage)), index) for index, stage in enumerate(curriculum.stages)]
-    # In the blend, each stage draws its "all stages" share from its own stream, so stages do not replay it.
-    self._blend_all_streams = [make(np.arange(len(data)), _ALL_POOL + 1 + index)
-                               for index in range(len(curriculum.stages))]
-    self._blend_cache: dict[int, np.ndarray] = {}
+    def __init__(self, data: Arrays, config: TrainConfig, curriculum: Curriculum):
+        self.data = data
+        self.curriculum = curriculum
+        self.edges = bucket_edges(data.lengths, config.num_buckets, config.max_len)
+        self._seed = config.seed
+        self._blend_fraction = config.blend_fraction
+        make = lambda pool, key: PoolStream(pool, data.lengths, self.edges, config.batch_size, (config.seed, key))
+        self._all = make(np.arange(len(data)), _ALL_POOL)
+        self._stage_streams = [
+            make(np.flatnonzero(np.isin(data.level, stage)), index) for index, stage in enumerate(curriculum.stages)
+        ]
+        # In the blend, each stage draws its "all stages" share from its own stream, so stages do not replay it.
+        self._blend_all_streams = [
+            make(np.arange(len(data)), _ALL_POOL + 1 + index) for index in range(len(curriculum.stages))
+        ]
+        self._blend_cache: dict[int, np.ndarray] = {}
 
-  def _blend_uses_all(self, stage: int, upto: int) -> np.ndarray:
-    """Per local step of `stage`: True where the blend draws from all stages (seeded, cached)."""
-    choices = self._blend_cache.get(stage, np.zeros(0, bool))
-    while len(choices) < upto:
-      block = len(choices) // _BLEND_BLOCK
-      rng = np.random.default_rng([self._seed, 7, stage, block])
-      choices = np.concatenate([choices, rng.random(_BLEND_BLOCK) < self._blend_fraction])
-    self._blend_cache[stage] = choices
-    return choices[:upto]
+    def _blend_uses_all(self, stage: int, upto: int) -> np.ndarray:
+        """Per local step of `stage`: True where the blend draws from all stages (seeded, cached)."""
+        choices = self._blend_cache.get(stage, np.zeros(0, bool))
+        while len(choices) < upto:
+            block = len(choices) // _BLEND_BLOCK
+            rng = np.random.default_rng([self._seed, 7, stage, block])
+            choices = np.concatenate([choices, rng.random(_BLEND_BLOCK) < self._blend_fraction])
+        self._blend_cache[stage] = choices
+        return choices[:upto]
 
-  def indices(self, step: int, state: CurriculumState) -> tuple[np.ndarray, int]:
-    """Row indices (-1 = empty row) and bucket width of the batch trained at global `step`."""
-    local = step - state.stage_start
-    if self.curriculum.strategy == "none":
-      return self._all.batch(step)
-    stream = self._stage_streams[state.stage]
-    if self.curriculum.strategy == "sequential":
-      return stream.batch(local)
-    uses_all = self._blend_uses_all(state.stage, local + 1)
-    if uses_all[local]:
-      return self._blend_all_streams[state.stage].batch(int(uses_all.sum()) - 1)
-    return stream.batch(int(local + 1 - uses_all.sum()) - 1)
+    def indices(self, step: int, state: CurriculumState) -> tuple[np.ndarray, int]:
+        """Row indices (-1 = empty row) and bucket width of the batch trained at global `step`."""
+        local = step - state.stage_start
+        if self.curriculum.strategy == "none":
+            return self._all.batch(step)
+        stream = self._stage_streams[state.stage]
+        if self.curriculum.strategy == "sequential":
+            return stream.batch(local)
+        uses_all = self._blend_uses_all(state.stage, local + 1)
+        if uses_all[local]:
+            return self._blend_all_streams[state.stage].batch(int(uses_all.sum()) - 1)
+        return stream.batch(int(local + 1 - uses_all.sum()) - 1)
 
-  def batch(self, step: int, state: CurriculumState) -> dict[str, np.ndarray]:
-    rows, width = self.indices(step, state)
-    return make_batch(self.data, rows, width)
+    def batch(self, step: int, state: CurriculumState) -> dict[str, np.ndarray]:
+        rows, width = self.indices(step, state)
+        return make_batch(self.data, rows, width)

@@ -5,6 +5,7 @@ dataset and it continues from the newest checkpoint in `workdir`, drawing the sa
 as an uninterrupted run (every random choice is a function of the seed and the step), so the final
 parameters are identical. A NaN or inf loss stops the run before it is checkpointed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,166 +32,202 @@ from jaxlua.train.writers import MetricWriter
 
 
 class TrainingDivergedError(RuntimeError):
-  """The loss became NaN or inf; the last good checkpoint is kept."""
+    """The loss became NaN or inf; the last good checkpoint is kept."""
 
 
 @dataclasses.dataclass
 class TrainResult:
-  """What a finished run hands back: the trained model (eval mode) and its history."""
+    """What a finished run hands back: the trained model (eval mode) and its history."""
 
-  model: nnx.Module
-  state: TrainState
-  config: TrainConfig
-  history: list[dict[str, float]]
-  start_step: int
-  seconds: float
-  best_val_loss: float
+    model: nnx.Module
+    state: TrainState
+    config: TrainConfig
+    history: list[dict[str, float]]
+    start_step: int
+    seconds: float
+    best_val_loss: float
 
 
 def validation_subset(data: Arrays, max_examples: int, seed: int) -> Arrays:
-  """A seeded sample of at most `max_examples` validation rows (all of them when there are fewer)."""
-  if len(data) <= max_examples:
-    return data
-  rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(data))[:max_examples])
-  return data.subset(rows)
+    """A seeded sample of at most `max_examples` validation rows (all of them when there are fewer)."""
+    if len(data) <= max_examples:
+        return data
+    rows = np.sort(np.random.default_rng([seed, 11]).permutation(len(data))[:max_examples])
+    return data.subset(rows)
 
 
 class Validator:
-  """Validation loss, perplexity and teacher-forced exact match (overall and per level) in one pass."""
+    """Validation loss, perplexity and teacher-forced exact match (overall and per level) in one pass."""
 
-  def __init__(self, data: Arrays, config: TrainConfig, eval_def: nnx.GraphDef, dp: DataParallel,
-               edges: tuple[int, ...]):
-    self._levels = data.level
-    self._batches = eval_batches(data, config.batch_size, edges)
-    self._step = make_eval_step(eval_def, config, dp.shardings)
-    self._dp = dp
+    def __init__(
+        self, data: Arrays, config: TrainConfig, eval_def: nnx.GraphDef, dp: DataParallel, edges: tuple[int, ...]
+    ):
+        self._levels = data.level
+        self._batches = eval_batches(data, config.batch_size, edges)
+        self._step = make_eval_step(eval_def, config, dp.shardings)
+        self._dp = dp
 
-  def __call__(self, state: TrainState) -> dict[str, float]:
-    nll, tokens, correct, rows = [], [], [], []
-    for batch in self._batches:
-      arrays = {k: v for k, v in batch.items() if k != "row"}
-      out = jax.device_get(self._step(state.params, state.rest, self._dp.shard_batch(arrays)))
-      real = batch["row"] >= 0
-      nll.append(out["nll"][real]), tokens.append(out["tokens"][real]), correct.append(out["correct"][real])
-      rows.append(batch["row"][real])
-    nll, tokens, correct = np.concatenate(nll), np.concatenate(tokens), np.concatenate(correct)
-    levels = self._levels[np.concatenate(rows)]
-    val_loss = float(nll.sum() / max(tokens.sum(), 1.0))
-    result = {"val_loss": val_loss, "val_perplexity": math.exp(min(val_loss, 50.0)),
-              "val_exact_match": float(correct.mean())}
-    for level in np.unique(levels):
-      result[f"val_exact_match_level{int(level)}"] = float(correct[levels == level].mean())
-    return result
+    def __call__(self, state: TrainState) -> dict[str, float]:
+        nll, tokens, correct, rows = [], [], [], []
+        for batch in self._batches:
+            arrays = {k: v for k, v in batch.items() if k != "row"}
+            out = jax.device_get(self._step(state.params, state.rest, self._dp.shard_batch(arrays)))
+            real = batch["row"] >= 0
+            nll.append(out["nll"][real]), tokens.append(out["tokens"][real]), correct.append(out["correct"][real])
+            rows.append(batch["row"][real])
+        nll, tokens, correct = np.concatenate(nll), np.concatenate(tokens), np.concatenate(correct)
+        levels = self._levels[np.concatenate(rows)]
+        val_loss = float(nll.sum() / max(tokens.sum(), 1.0))
+        result = {
+            "val_loss": val_loss,
+            "val_perplexity": math.exp(min(val_loss, 50.0)),
+            "val_exact_match": float(correct.mean()),
+        }
+        for level in np.unique(levels):
+            result[f"val_exact_match_level{int(level)}"] = float(correct[levels == level].mean())
+        return result
 
 
 def _em_by_level(metrics: dict[str, float]) -> dict[int, float]:
-  prefix = "val_exact_match_level"
-  return {int(k[len(prefix):]): v for k, v in metrics.items() if k.startswith(prefix)}
+    prefix = "val_exact_match_level"
+    return {int(k[len(prefix) :]): v for k, v in metrics.items() if k.startswith(prefix)}
 
 
-def train(config: TrainConfig, workdir: str | pathlib.Path, train_data: Any, val_data: Any, *,
-          vocab: Any | None = None, vocab_size: int | None = None, dataset_info: dict[str, Any] | None = None,
-          build_fn: Callable[[TrainConfig, int], nnx.Module] = build_model,
-          devices: list[jax.Device] | None = None, progress: bool = True) -> TrainResult:
-  """Trains (or resumes training) `config` on encoded train/val datasets; checkpoints into `workdir`."""
-  config.validate()
-  vocab_size = len(vocab) if vocab_size is None else vocab_size
-  train_arrays = Arrays.from_encoded(train_data)
-  val_arrays = validation_subset(Arrays.from_encoded(val_data), config.val_max_examples, config.seed)
-  workdir = prepare_workdir(workdir, config, dataset_info or {}, vocab)
-  dp = DataParallel(devices)
-  dp.check_batch_size(config.batch_size)
+def train(
+    config: TrainConfig,
+    workdir: str | pathlib.Path,
+    train_data: Any,
+    val_data: Any,
+    *,
+    vocab: Any | None = None,
+    vocab_size: int | None = None,
+    dataset_info: dict[str, Any] | None = None,
+    build_fn: Callable[[TrainConfig, int], nnx.Module] = build_model,
+    devices: list[jax.Device] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Trains (or resumes training) `config` on encoded train/val datasets; checkpoints into `workdir`."""
+    config.validate()
+    vocab_size = len(vocab) if vocab_size is None else vocab_size
+    train_arrays = Arrays.from_encoded(train_data)
+    val_arrays = validation_subset(Arrays.from_encoded(val_data), config.val_max_examples, config.seed)
+    workdir = prepare_workdir(workdir, config, dataset_info or {}, vocab)
+    dp = DataParallel(devices)
+    dp.check_batch_size(config.batch_size)
 
-  model = build_fn(config, vocab_size)
-  state, graphs = initial_train_state(model, config)
-  logging.info("model: %s cell, %d parameters; %d devices", config.cell, count_params(state.params), dp.num_devices)
-  state = dp.replicate(state)
-  checkpoints = Checkpoints(workdir, config.max_to_keep)
-  curriculum = Curriculum(config, train_arrays.level)
-  cstate, best_val_loss = CurriculumState(), math.inf
-  restored = checkpoints.restore(state)
-  if restored is not None:
-    state, meta = restored
-    cstate = CurriculumState(**meta["curriculum"])
-    best_val_loss = float(meta["best_val_loss"])
-    logging.info("resuming from step %d of %d in %s", meta["step"], config.steps, workdir)
-  start = int(jax.device_get(state.step))
+    model = build_fn(config, vocab_size)
+    state, graphs = initial_train_state(model, config)
+    logging.info("model: %s cell, %d parameters; %d devices", config.cell, count_params(state.params), dp.num_devices)
+    state = dp.replicate(state)
+    checkpoints = Checkpoints(workdir, config.max_to_keep)
+    curriculum = Curriculum(config, train_arrays.level)
+    cstate, best_val_loss = CurriculumState(), math.inf
+    restored = checkpoints.restore(state)
+    if restored is not None:
+        state, meta = restored
+        cstate = CurriculumState(**meta["curriculum"])
+        best_val_loss = float(meta["best_val_loss"])
+        logging.info("resuming from step %d of %d in %s", meta["step"], config.steps, workdir)
+    start = int(jax.device_get(state.step))
 
-  sampler = BatchSampler(train_arrays, config, curriculum)
-  validator = Validator(val_arrays, config, graphs.eval_def, dp, sampler.edges)
-  train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings)
-  rng = dp.replicate(jax.random.key(config.seed))
-  writer = MetricWriter(workdir, resume_step=start)
-  history: list[dict[str, float]] = []
-  pending: list[dict[str, jax.Array]] = []
-  pending_tokens, window_start, begin = 0, time.perf_counter(), time.perf_counter()
-  last_saved = checkpoints.latest_step()
+    sampler = BatchSampler(train_arrays, config, curriculum)
+    validator = Validator(val_arrays, config, graphs.eval_def, dp, sampler.edges)
+    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings)
+    rng = dp.replicate(jax.random.key(config.seed))
+    writer = MetricWriter(workdir, resume_step=start)
+    history: list[dict[str, float]] = []
+    pending: list[dict[str, jax.Array]] = []
+    pending_tokens, window_start, begin = 0, time.perf_counter(), time.perf_counter()
+    last_saved = checkpoints.latest_step()
 
-  def meta(step: int) -> dict[str, Any]:
-    return {"step": step, "curriculum": cstate.to_dict(), "best_val_loss": best_val_loss}
+    def meta(step: int) -> dict[str, Any]:
+        return {"step": step, "curriculum": cstate.to_dict(), "best_val_loss": best_val_loss}
 
-  def flush(step: int) -> dict[str, float]:
-    nonlocal pending, pending_tokens, window_start
-    values = jax.device_get(pending)
-    losses = np.array([v["loss"] for v in values])
-    if not np.isfinite(losses).all():
-      bad = step - len(values) + int(np.flatnonzero(~np.isfinite(losses))[0]) + 1
-      checkpoints.wait()
-      raise TrainingDivergedError(
-          f"loss became {losses[~np.isfinite(losses)][0]} at step {bad}; stopped. The last good checkpoint "
-          f"(step {last_saved}) is kept in {workdir}/checkpoints. Try a lower --lr or --clip_norm.")
-    elapsed = time.perf_counter() - window_start
-    scalars = {name: float(np.mean([v[name] for v in values])) for name in values[0] if name != "tokens"}
-    scalars["tokens_per_s"] = pending_tokens / max(elapsed, 1e-9)
-    scalars["stage"] = cstate.stage
-    pending, pending_tokens, window_start = [], 0, time.perf_counter()
-    return scalars
+    def flush(step: int) -> dict[str, float]:
+        nonlocal pending, pending_tokens, window_start
+        values = jax.device_get(pending)
+        losses = np.array([v["loss"] for v in values])
+        if not np.isfinite(losses).all():
+            bad = step - len(values) + int(np.flatnonzero(~np.isfinite(losses))[0]) + 1
+            checkpoints.wait()
+            raise TrainingDivergedError(
+                f"loss became {losses[~np.isfinite(losses)][0]} at step {bad}; stopped. The last good checkpoint "
+                f"(step {last_saved}) is kept in {workdir}/checkpoints. Try a lower --lr or --clip_norm."
+            )
+        elapsed = time.perf_counter() - window_start
+        scalars = {name: float(np.mean([v[name] for v in values])) for name in values[0] if name != "tokens"}
+        scalars["tokens_per_s"] = pending_tokens / max(elapsed, 1e-9)
+        scalars["stage"] = cstate.stage
+        pending, pending_tokens, window_start = [], 0, time.perf_counter()
+        return scalars
 
-  bar = tqdm(total=config.steps, initial=start, disable=not progress, desc=f"train {config.cell}", unit="step",
-             dynamic_ncols=True)
-  try:
-    for step in range(start, config.steps):
-      host_batch = sampler.batch(step, cstate)
-      state, metrics = train_step(state, dp.shard_batch(host_batch), rng)
-      pending.append(metrics)
-      pending_tokens += int(host_batch["lengths"].sum())
-      done = step + 1
-      bar.update(1)
-      new_cstate = curriculum.on_step(cstate, done)
-      eval_due = done % config.eval_interval == 0 or done == config.steps
-      save_due = done % config.checkpoint_interval == 0 or done == config.steps
-      if done % config.log_interval == 0 or eval_due or save_due:
-        scalars = flush(done)
-        writer.write(done, scalars)
-        bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_s']:.0f}")
-      if eval_due:
-        val = validator(state)
-        if not math.isfinite(val["val_loss"]):
-          checkpoints.wait()
-          raise TrainingDivergedError(f"validation loss became {val['val_loss']} at step {done}; stopped. The "
-                                      f"last good checkpoint (step {last_saved}) is kept in {workdir}/checkpoints.")
-        state = state.replace(plateau=dp.replicate(plateau_update(config, state.plateau, val["val_loss"])))
-        val["lr_scale"] = float(jax.device_get(state.plateau.scale))
-        new_cstate = curriculum.on_eval(new_cstate, done, _em_by_level(val))
-        writer.write(done, val)
-        history.append({"step": done, **val})
-        logging.info("step %d: val_loss %.4f, val_exact_match %.3f", done, val["val_loss"], val["val_exact_match"])
-      if new_cstate != cstate:
-        logging.info("curriculum: stage %d -> %d (levels %s) at step %d", cstate.stage, new_cstate.stage,
-                     curriculum.stages[new_cstate.stage], done)
-        cstate = new_cstate
-      if eval_due and val["val_loss"] < best_val_loss:
-        best_val_loss = val["val_loss"]
-        checkpoints.save(done, state, meta(done), best=True)
-      if save_due:
-        checkpoints.save(done, state, meta(done))
-        last_saved = done
-  finally:
-    bar.close()
-    checkpoints.wait()
-    checkpoints.close()
-    writer.close()
-  model = nnx.merge(graphs.eval_def, state.params, state.rest)
-  model.eval()
-  return TrainResult(model=model, state=state, config=config, history=history, start_step=start,
-                     seconds=time.perf_counter() - begin, best_val_loss=best_val_loss)
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        disable=not progress,
+        desc=f"train {config.cell}",
+        unit="step",
+        dynamic_ncols=True,
+    )
+    try:
+        for step in range(start, config.steps):
+            host_batch = sampler.batch(step, cstate)
+            state, metrics = train_step(state, dp.shard_batch(host_batch), rng)
+            pending.append(metrics)
+            pending_tokens += int(host_batch["lengths"].sum())
+            done = step + 1
+            bar.update(1)
+            new_cstate = curriculum.on_step(cstate, done)
+            eval_due = done % config.eval_interval == 0 or done == config.steps
+            save_due = done % config.checkpoint_interval == 0 or done == config.steps
+            if done % config.log_interval == 0 or eval_due or save_due:
+                scalars = flush(done)
+                writer.write(done, scalars)
+                bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_s']:.0f}")
+            if eval_due:
+                val = validator(state)
+                if not math.isfinite(val["val_loss"]):
+                    checkpoints.wait()
+                    raise TrainingDivergedError(
+                        f"validation loss became {val['val_loss']} at step {done}; stopped. The "
+                        f"last good checkpoint (step {last_saved}) is kept in {workdir}/checkpoints."
+                    )
+                state = state.replace(plateau=dp.replicate(plateau_update(config, state.plateau, val["val_loss"])))
+                val["lr_scale"] = float(jax.device_get(state.plateau.scale))
+                new_cstate = curriculum.on_eval(new_cstate, done, _em_by_level(val))
+                writer.write(done, val)
+                history.append({"step": done, **val})
+                logging.info(
+                    "step %d: val_loss %.4f, val_exact_match %.3f", done, val["val_loss"], val["val_exact_match"]
+                )
+            if new_cstate != cstate:
+                logging.info(
+                    "curriculum: stage %d -> %d (levels %s) at step %d",
+                    cstate.stage,
+                    new_cstate.stage,
+                    curriculum.stages[new_cstate.stage],
+                    done,
+                )
+                cstate = new_cstate
+            if eval_due and val["val_loss"] < best_val_loss:
+                best_val_loss = val["val_loss"]
+                checkpoints.save(done, state, meta(done), best=True)
+            if save_due:
+                checkpoints.save(done, state, meta(done))
+                last_saved = done
+    finally:
+        bar.close()
+        checkpoints.wait()
+        checkpoints.close()
+        writer.close()
+    model = nnx.merge(graphs.eval_def, state.params, state.rest)
+    model.eval()
+    return TrainResult(
+        model=model,
+        state=state,
+        config=config,
+        history=history,
+        start_step=start,
+        seconds=time.perf_counter() - begin,
+        best_val_loss=best_val_loss,
+    )

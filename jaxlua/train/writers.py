@@ -3,6 +3,7 @@
 On resume the CSV keeps only rows up to the restored step, so a run killed after its last checkpoint does
 not leave rows that the resumed run then writes again.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,46 +15,49 @@ CSV_FILE = "metrics.csv"
 
 
 class MetricWriter:
-  """Appends {name: float} scalars at a step to the CSV and to TensorBoard."""
+    """Appends {name: float} scalars at a step to the CSV and to TensorBoard."""
 
-  def __init__(self, workdir: str | pathlib.Path, resume_step: int = 0, tensorboard: bool = True):
-    self._path = pathlib.Path(workdir) / CSV_FILE
-    self._rows: list[dict[str, str]] = []
-    if self._path.exists():
-      with self._path.open(newline="") as handle:
-        self._rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= resume_step]
-    self._columns = ["step"] + sorted({key for row in self._rows for key in row if key != "step"})
-    self._rewrite()
-    self._tb = None
-    if tensorboard:
-      from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
-      self._tb = SummaryWriter(str(pathlib.Path(workdir) / "tb"), purge_step=resume_step + 1 if resume_step else None)
+    def __init__(self, workdir: str | pathlib.Path, resume_step: int = 0, tensorboard: bool = True):
+        self._path = pathlib.Path(workdir) / CSV_FILE
+        self._rows: list[dict[str, str]] = []
+        if self._path.exists():
+            with self._path.open(newline="") as handle:
+                self._rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= resume_step]
+        self._columns = ["step"] + sorted({key for row in self._rows for key in row if key != "step"})
+        self._rewrite()
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
 
-  def _rewrite(self) -> None:
-    with self._path.open("w", newline="") as handle:
-      writer = csv.DictWriter(handle, fieldnames=self._columns, restval="")
-      writer.writeheader()
-      writer.writerows(self._rows)
+            self._tb = SummaryWriter(
+                str(pathlib.Path(workdir) / "tb"), purge_step=resume_step + 1 if resume_step else None
+            )
 
-  def write(self, step: int, scalars: Mapping[str, float]) -> None:
-    row = {"step": str(step)}
-    row.update({name: repr(float(value)) for name, value in scalars.items()})
-    self._rows.append(row)
-    new_columns = sorted(set(row) - set(self._columns))
-    if new_columns:
-      self._columns += new_columns
-      self._rewrite()
-    else:
-      with self._path.open("a", newline="") as handle:
-        csv.DictWriter(handle, fieldnames=self._columns, restval="").writerow(row)
-    if self._tb is not None:
-      for name, value in scalars.items():
-        if math.isfinite(float(value)):
-          self._tb.add_scalar(name, float(value), step)
+    def _rewrite(self) -> None:
+        with self._path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns, restval="")
+            writer.writeheader()
+            writer.writerows(self._rows)
 
-  def rows(self) -> list[dict[str, str]]:
-    return list(self._rows)
+    def write(self, step: int, scalars: Mapping[str, float]) -> None:
+        row = {"step": str(step)}
+        row.update({name: repr(float(value)) for name, value in scalars.items()})
+        self._rows.append(row)
+        new_columns = sorted(set(row) - set(self._columns))
+        if new_columns:
+            self._columns += new_columns
+            self._rewrite()
+        else:
+            with self._path.open("a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self._columns, restval="").writerow(row)
+        if self._tb is not None:
+            for name, value in scalars.items():
+                if math.isfinite(float(value)):
+                    self._tb.add_scalar(name, float(value), step)
 
-  def close(self) -> None:
-    if self._tb is not None:
-      self._tb.close()
+    def rows(self) -> list[dict[str, str]]:
+        return list(self._rows)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()

@@ -1,4 +1,5 @@
 """The train step: loss masking, every parameter trained, determinism, and the NaN stop."""
+
 from __future__ import annotations
 
 import jax
@@ -17,77 +18,105 @@ from tests.train.synthetic import VOCAB_SIZE, toy_dataset
 
 
 def test_loss_mask_covers_output_tokens_through_eos():
-  # BOS p p SEP o o EOS PAD: output_start = 4, length = 7.
-  batch = {"tokens": jnp.array([[1, 5, 6, 2, 7, 8, 3, 0]]), "lengths": jnp.array([7]),
-           "output_start": jnp.array([4])}
-  inputs, targets, input_mask, loss_mask = shifted(batch, include_program=False)
-  np.testing.assert_array_equal(inputs[0], [1, 5, 6, 2, 7, 8, 3])
-  np.testing.assert_array_equal(targets[0], [5, 6, 2, 7, 8, 3, 0])
-  np.testing.assert_array_equal(loss_mask[0], [0, 0, 0, 1, 1, 1, 0])  # targets 7, 8, EOS
-  np.testing.assert_array_equal(input_mask[0], [1, 1, 1, 1, 1, 1, 1])  # EOS is a valid input
-  _, _, _, with_program = shifted(batch, include_program=True)
-  np.testing.assert_array_equal(with_program[0], [1, 1, 1, 1, 1, 1, 0])  # program, SEP, output; never PAD
-  empty = {"tokens": jnp.zeros((1, 8), jnp.int32), "lengths": jnp.array([0]), "output_start": jnp.array([0])}
-  assert not shifted(empty, include_program=True)[3].any()
+    # BOS p p SEP o o EOS PAD: output_start = 4, length = 7.
+    batch = {"tokens": jnp.array([[1, 5, 6, 2, 7, 8, 3, 0]]), "lengths": jnp.array([7]), "output_start": jnp.array([4])}
+    inputs, targets, input_mask, loss_mask = shifted(batch, include_program=False)
+    np.testing.assert_array_equal(inputs[0], [1, 5, 6, 2, 7, 8, 3])
+    np.testing.assert_array_equal(targets[0], [5, 6, 2, 7, 8, 3, 0])
+    np.testing.assert_array_equal(loss_mask[0], [0, 0, 0, 1, 1, 1, 0])  # targets 7, 8, EOS
+    np.testing.assert_array_equal(input_mask[0], [1, 1, 1, 1, 1, 1, 1])  # EOS is a valid input
+    _, _, _, with_program = shifted(batch, include_program=True)
+    np.testing.assert_array_equal(with_program[0], [1, 1, 1, 1, 1, 1, 0])  # program, SEP, output; never PAD
+    empty = {"tokens": jnp.zeros((1, 8), jnp.int32), "lengths": jnp.array([0]), "output_start": jnp.array([0])}
+    assert not shifted(empty, include_program=True)[3].any()
 
 
 def test_label_smoothing_matches_optax_definition():
-  logits = jnp.array([[[2.0, 0.5, -1.0]]])
-  smoothed, nll = token_losses(logits, jnp.array([[0]]), 0.3)
-  log_p = jax.nn.log_softmax(logits[0, 0])
-  expected = -((0.7 + 0.1) * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2])
-  np.testing.assert_allclose(smoothed[0, 0], expected, rtol=1e-6)
-  np.testing.assert_allclose(nll[0, 0], -log_p[0], rtol=1e-6)
+    logits = jnp.array([[[2.0, 0.5, -1.0]]])
+    smoothed, nll = token_losses(logits, jnp.array([[0]]), 0.3)
+    log_p = jax.nn.log_softmax(logits[0, 0])
+    expected = -((0.7 + 0.1) * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2])
+    np.testing.assert_allclose(smoothed[0, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(nll[0, 0], -log_p[0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
 def test_closed_form_losses_equal_optax_smoothed_cross_entropy(smoothing):
-  """token_losses avoids the [B,T,V] one-hot; it must still be optax's smoothed CE, value and gradient."""
-  vocab = 331
-  logits = 4.0 * jax.random.normal(jax.random.key(0), (3, 7, vocab))
-  targets = jax.random.randint(jax.random.key(1), (3, 7), 0, vocab)
-  weights = jax.random.uniform(jax.random.key(2), (3, 7))
+    """token_losses avoids the [B,T,V] one-hot; it must still be optax's smoothed CE, value and gradient."""
+    vocab = 331
+    logits = 4.0 * jax.random.normal(jax.random.key(0), (3, 7, vocab))
+    targets = jax.random.randint(jax.random.key(1), (3, 7), 0, vocab)
+    weights = jax.random.uniform(jax.random.key(2), (3, 7))
 
-  def reference(z):
-    labels = optax.smooth_labels(jax.nn.one_hot(targets, vocab), smoothing)
-    return optax.softmax_cross_entropy(z, labels)
+    def reference(z):
+        labels = optax.smooth_labels(jax.nn.one_hot(targets, vocab), smoothing)
+        return optax.softmax_cross_entropy(z, labels)
 
-  smoothed, nll = token_losses(logits, targets, smoothing)
-  np.testing.assert_allclose(smoothed, reference(logits), rtol=1e-6, atol=1e-6)
-  np.testing.assert_allclose(nll, optax.softmax_cross_entropy_with_integer_labels(logits, targets),
-                             rtol=1e-6, atol=1e-6)
-  grad = jax.grad(lambda z: (token_losses(z, targets, smoothing)[0] * weights).sum())(logits)
-  np.testing.assert_allclose(grad, jax.grad(lambda z: (reference(z) * weights).sum())(logits), atol=1e-6)
+    smoothed, nll = token_losses(logits, targets, smoothing)
+    np.testing.assert_allclose(smoothed, reference(logits), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        nll, optax.softmax_cross_entropy_with_integer_labels(logits, targets), rtol=1e-6, atol=1e-6
+    )
+    grad = jax.grad(lambda z: (token_losses(z, targets, smoothing)[0] * weights).sum())(logits)
+    np.testing.assert_allclose(grad, jax.grad(lambda z: (reference(z) * weights).sum())(logits), atol=1e-6)
 
 
 def _one_step(config: TrainConfig):
-  state, graphs = initial_train_state(build_model(config, VOCAB_SIZE), config)
-  before = jax.tree.map(np.asarray, state.params)
-  step = make_train_step(graphs.train_def, make_optimizer(config), config)
-  batch = make_batch(Arrays.from_encoded(toy_dataset(8, seed=0)), np.arange(8), 24)
-  state, metrics = step(state, batch, jax.random.key(0))
-  return before, state, metrics
+    state, graphs = initial_train_state(build_model(config, VOCAB_SIZE), config)
+    before = jax.tree.map(np.asarray, state.params)
+    step = make_train_step(graphs.train_def, make_optimizer(config), config)
+    batch = make_batch(Arrays.from_encoded(toy_dataset(8, seed=0)), np.arange(8), 24)
+    state, metrics = step(state, batch, jax.random.key(0))
+    return before, state, metrics
 
 
 def test_every_parameter_changes_after_one_step():
-  # Attention and dense MoE on, so embedding, cell, attention, experts, gate and head are all present.
-  config = TrainConfig(cell="gru", embed_dim=16, hidden_dim=32, num_layers=1, num_experts=2, attention=True,
-                       num_heads=2, dropout=0.1, steps=10, warmup_steps=0, lr=1e-2, max_len=24)
-  before, state, metrics = _one_step(config)
-  assert np.isfinite(float(metrics["loss"])) and int(state.step) == 1
-  paths = jax.tree_util.tree_leaves_with_path(before)
-  after = jax.tree.leaves(state.params)
-  assert len(paths) == len(after) > 4
-  unchanged = [jax.tree_util.keystr(p) for (p, old), new in zip(paths, after) if np.array_equal(old, np.asarray(new))]
-  assert not unchanged, f"parameters not trained: {unchanged}"
+    # Attention and dense MoE on, so embedding, cell, attention, experts, gate and head are all present.
+    config = TrainConfig(
+        cell="gru",
+        embed_dim=16,
+        hidden_dim=32,
+        num_layers=1,
+        num_experts=2,
+        attention=True,
+        num_heads=2,
+        dropout=0.1,
+        steps=10,
+        warmup_steps=0,
+        lr=1e-2,
+        max_len=24,
+    )
+    before, state, metrics = _one_step(config)
+    assert np.isfinite(float(metrics["loss"])) and int(state.step) == 1
+    paths = jax.tree_util.tree_leaves_with_path(before)
+    after = jax.tree.leaves(state.params)
+    assert len(paths) == len(after) > 4
+    unchanged = [jax.tree_util.keystr(p) for (p, old), new in zip(paths, after) if np.array_equal(old, np.asarray(new))]
+    assert not unchanged, f"parameters not trained: {unchanged}"
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
-  # An absurd learning rate without clipping blows the parameters up after the first update.
-  config = TrainConfig(cell="gru", embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0, batch_size=8, steps=6,
-                       lr=1e30, clip_norm=0.0, warmup_steps=0, checkpoint_interval=1, log_interval=1,
-                       eval_interval=100, max_len=24, num_buckets=1)
-  data = toy_dataset(8, seed=0)
-  with pytest.raises(TrainingDivergedError, match=r"loss became (nan|inf) at step 2.*last good checkpoint \(step 1\)"):
-    train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
-  assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]
+    # An absurd learning rate without clipping blows the parameters up after the first update.
+    config = TrainConfig(
+        cell="gru",
+        embed_dim=8,
+        hidden_dim=8,
+        num_layers=1,
+        dropout=0.0,
+        batch_size=8,
+        steps=6,
+        lr=1e30,
+        clip_norm=0.0,
+        warmup_steps=0,
+        checkpoint_interval=1,
+        log_interval=1,
+        eval_interval=100,
+        max_len=24,
+        num_buckets=1,
+    )
+    data = toy_dataset(8, seed=0)
+    with pytest.raises(
+        TrainingDivergedError, match=r"loss became (nan|inf) at step 2.*last good checkpoint \(step 1\)"
+    ):
+        train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]
