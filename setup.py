@@ -26,7 +26,8 @@ setup(
         "tensorboardX>=2.6",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        # pytest-xdist: the suite is compile-bound and single-threaded per test; two workers halve it on 2 cores.
+        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5"],
         "notebooks": ["jupyter", "matplotlib", "pandas"],
         "bench": ["torch", "mingru-pytorch"],
         "gpu": ["jax[cuda12]"],

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from experiments import bench_inference, bench_train_step
+from jaxlua.train import PRESETS
 
 TINY_TRAIN = dict(cells=("mingru",), batch=2, embed=8, hidden=12, vocab=16, seq_len=6, warmup=1, repeats=2)
 TINY_INFERENCE = dict(
@@ -73,7 +74,7 @@ def test_inference_benchmark_tiny():
         (bench_train_step, dict(seq_len=1), "--seq_len"),
         (bench_inference, dict(models=("lstm", "cnn")), "--models"),
         (bench_inference, dict(latency_runs=0), "--latency_runs"),
-        (bench_inference, dict(prompt_len=250, new_tokens=20), "max_len"),
+        (bench_inference, dict(prompt_len=PRESETS["default"].max_len, new_tokens=20), "max_len"),
     ],
 )
 def test_bad_options_are_named(module, options, message):
