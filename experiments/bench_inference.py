@@ -18,11 +18,7 @@ detokenising the output) is timed separately and added for an end-to-end estimat
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import json
 import os
-import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +31,7 @@ from flax import nnx
 from tqdm import tqdm
 
 from jaxlua.models import MODEL_NAMES, ModelConfig, build
+from experiments import bench_common
 from jaxlua.train import PRESETS
 
 # A level-2-like program: 57 semantic tokens, so 59 with BOS and SEP; it prints 15 output tokens.
@@ -255,20 +252,7 @@ def bench_text_path(runs: int) -> dict[str, Any]:
 
 def environment() -> dict[str, Any]:
     """Device, versions, date and machine load: what the numbers depend on."""
-    env = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "backend": jax.default_backend(),
-        "device": str(jax.devices()[0].device_kind),
-        "num_devices": jax.device_count(),
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "load_avg_1m_5m_15m_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-    if jax.default_backend() == "cpu":
-        env["machine_note"] = f"{os.cpu_count()}-core CPU, " + MACHINE_NOTE
-    return env
+    return bench_common.environment(MACHINE_NOTE)
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -314,10 +298,6 @@ def run(options: Options) -> dict[str, Any]:
     return result
 
 
-def default_out_path() -> pathlib.Path:
-    return pathlib.Path("results") / f"bench_inference_{jax.default_backend()}.json"
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.stderr.write(f"bench_inference: unexpected arguments {argv[1:]}\n")
@@ -341,13 +321,7 @@ def main(argv: list[str]) -> None:
     except ValueError as error:
         sys.stderr.write(f"bench_inference: {error}\n")
         sys.exit(2)
-    result = run(options)
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = pathlib.Path(FLAGS.out) if FLAGS.out else default_out_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
-    logging.info("wrote %s", out)
+    bench_common.write_result(run(options), FLAGS.out, "bench_inference")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,8 @@ alternate step by step so that load from other users of a shared machine hits bo
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
-import json
 import os
-import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +30,7 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
+from experiments import bench_common
 from jaxlua.train import PRESETS
 
 CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
@@ -306,19 +303,7 @@ def torch_available() -> str | None:
 
 def environment(torch_device: str | None) -> dict[str, Any]:
     """Device, versions, date and machine load: what the numbers depend on."""
-    env = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "backend": jax.default_backend(),
-        "device": str(jax.devices()[0].device_kind),
-        "num_devices": jax.device_count(),
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "load_avg_1m_5m_15m_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-    if jax.default_backend() == "cpu":
-        env["machine_note"] = f"{os.cpu_count()}-core CPU, " + MACHINE_NOTE
+    env = bench_common.environment(MACHINE_NOTE)
     if torch_device is not None:
         import torch
 
@@ -407,10 +392,6 @@ def run(options: Options) -> dict[str, Any]:
     return result
 
 
-def default_out_path() -> pathlib.Path:
-    return pathlib.Path("results") / f"bench_train_step_{jax.default_backend()}.json"
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         sys.stderr.write(f"bench_train_step: unexpected arguments {argv[1:]}\n")
@@ -435,13 +416,7 @@ def main(argv: list[str]) -> None:
     if options.torch and torch_available() is not None:
         sys.stderr.write(f"bench_train_step: {torch_available()}; pass --notorch to time jaxlua alone\n")
         sys.exit(2)
-    result = run(options)
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = pathlib.Path(FLAGS.out) if FLAGS.out else default_out_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
-    logging.info("wrote %s", out)
+    bench_common.write_result(run(options), FLAGS.out, "bench_train_step")
 
 
 if __name__ == "__main__":
