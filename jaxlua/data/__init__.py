@@ -4,7 +4,7 @@ A record is `{id, source, stdout, level, branches, steps}`; a dataset directory 
 `val.jsonl`, `test.jsonl` (70/15/15, decided by the record hash) and `meta.json`. NumPy side: no JAX here.
 Names load lazily: reading a dataset (`load_split`, `dataset_fingerprint`) needs neither lupa nor workers.
 """
-import importlib
+from jaxlua._lazy import lazy_exports
 
 _EXPORTS = {
     "build_dataset": "jaxlua.data.build", "default_dataset_dir": "jaxlua.data.default",
@@ -14,14 +14,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'jaxlua.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,7 +3,7 @@
 `jaxlua.eval.metrics` imports no JAX; the JAX-side names below load lazily on first use, so that
 importing the metrics (or this package) on the NumPy side never pulls JAX in.
 """
-import importlib
+from jaxlua._lazy import lazy_exports
 
 _LAZY = {
     "Decoder": "jaxlua.eval.decode",
@@ -14,14 +14,9 @@ _LAZY = {
     "write_metrics": "jaxlua.eval.evaluator",
     "predict_source": "jaxlua.eval.latency",
     "measure_latency": "jaxlua.eval.latency",
+    "metrics": "jaxlua.eval.metrics",
 }
 
-__all__ = sorted(_LAZY) + ["metrics"]
+__all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    if name == "metrics":
-        return importlib.import_module("jaxlua.eval.metrics")
-    raise AttributeError(f"module 'jaxlua.eval' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -7,7 +7,7 @@
 
 Names load lazily, so the lexer (and `jaxlua.data.load_split`) work on hosts without lupa.
 """
-import importlib
+from jaxlua._lazy import lazy_exports
 
 _EXPORTS = {
     "GENERATOR_VERSION": "jaxlua.lua.generator", "LEVELS": "jaxlua.lua.generator",
@@ -18,14 +18,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'jaxlua.lua' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

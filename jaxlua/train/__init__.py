@@ -4,8 +4,7 @@
 first use.
 """
 
-import importlib
-
+from jaxlua._lazy import lazy_exports
 from jaxlua.train.config import PRESETS, TrainConfig
 
 _LAZY = {
@@ -28,8 +27,4 @@ _LAZY = {
 
 __all__ = ["PRESETS", "TrainConfig"] + sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'jaxlua.train' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
