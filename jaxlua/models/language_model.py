@@ -20,6 +20,7 @@ from flax import nnx
 from jaxlua.models.attention import SelfAttention, fill_cache
 from jaxlua.models.cells import GRU, LSTM, RNN
 from jaxlua.models.config import ModelConfig
+from jaxlua.models.dropout import Dropout
 from jaxlua.models.min_cells import MinGRU, MinLSTM
 from jaxlua.models.moe import MoE
 
@@ -53,7 +54,7 @@ class Block(nnx.Module):
         self.attn_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.attention else None
         self.attn = (SelfAttention(hidden, config.num_heads, dtype=dtype, rngs=rngs)
                      if config.attention else None)
-        self.dropout = nnx.Dropout(config.dropout, rngs=rngs)
+        self.dropout = Dropout(config.dropout, rngs=rngs)
 
     def _add(self, x: jax.Array, y: jax.Array, residual: bool = True) -> jax.Array:
         y = self.dropout(y)
@@ -96,7 +97,7 @@ class LanguageModel(nnx.Module):
         self.config = config
         dtype = config.compute_dtype
         self.embed = nnx.Embed(config.vocab_size, config.embed_dim, dtype=dtype, rngs=rngs)
-        self.dropout = nnx.Dropout(config.dropout, rngs=rngs)
+        self.dropout = Dropout(config.dropout, rngs=rngs)
         dims = [config.embed_dim] + [config.hidden_dim] * (config.num_layers - 1)
         self.blocks = nnx.List([Block(config, d, rngs=rngs) for d in dims])
         self.norm = nnx.LayerNorm(config.hidden_dim, dtype=dtype, rngs=rngs)

@@ -14,6 +14,7 @@ from flax import nnx
 
 from jaxlua.models.attention import SelfAttention, fill_cache
 from jaxlua.models.config import ModelConfig
+from jaxlua.models.dropout import Dropout
 from jaxlua.models.language_model import DecodeState, check_tokens, last_positions
 from jaxlua.models.moe import MoE
 
@@ -39,7 +40,7 @@ class TransformerBlock(nnx.Module):
         self.ln_mlp = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
         self.mlp = (MoE(dim, config.num_experts, config.moe_top_k, dtype=dtype, rngs=rngs)
                     if config.num_experts else MLP(dim, dtype=dtype, rngs=rngs))
-        self.dropout = nnx.Dropout(config.dropout, rngs=rngs)
+        self.dropout = Dropout(config.dropout, rngs=rngs)
 
     def __call__(self, x: jax.Array, mask: jax.Array | None):
         y, kv = self.attn(self.ln_attn(x), mask, return_kv=True)
@@ -61,7 +62,7 @@ class Transformer(nnx.Module):
         dim, dtype = config.hidden_dim, config.compute_dtype
         self.wte = nnx.Embed(config.vocab_size, dim, dtype=dtype, rngs=rngs)
         self.wpe = nnx.Embed(config.max_len, dim, dtype=dtype, rngs=rngs)
-        self.dropout = nnx.Dropout(config.dropout, rngs=rngs)
+        self.dropout = Dropout(config.dropout, rngs=rngs)
         self.blocks = nnx.List([TransformerBlock(config, rngs=rngs) for _ in range(config.num_layers)])
         self.ln_f = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
 
