@@ -18,7 +18,7 @@ the keep rate, pairwise independence along every axis and across keys, and golde
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
