@@ -10,6 +10,8 @@ preset with the sizes above. PyTorch side (eager, the code a user would write): 
 layer — Embedding -> Dropout -> LayerNorm -> cell -> Dropout -> LayerNorm -> Linear head — with
 `torch.nn.RNN/LSTM/GRU` for the classic cells and the `mingru-pytorch` package's `minGRU`/`minLSTM` for the
 minimal cells, the same loss (masked, label-smoothed CE), clipping and AdamW (weight decay on matrices only).
+Both sides run the final norm, head and loss on the same positions: each row's window from its first output
+token, as wide as the batch's longest output (jaxlua's `loss_window`, which its training loop always uses).
 Both sides train on the same token batch. Each step is timed alone (jax: `block_until_ready`), the two sides
 alternate step by step so that load from other users of a shared machine hits both alike, warmup steps
 (compilation included) are excluded, and the median is reported. `speedup` = torch ms / jaxlua ms.
@@ -131,6 +133,18 @@ def loss_weights(batch: dict[str, np.ndarray]) -> np.ndarray:
     return ((target_pos < lengths) & (target_pos >= start)).astype(np.float32)
 
 
+def window_positions(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 [B, W], bool [B, W]): the positions jaxlua's train step runs its head on (`loss_window_positions`
+    with the window `output_span` of the batch), computed in NumPy for the PyTorch side."""
+    from jaxlua.train.step import output_span
+
+    width = batch["tokens"].shape[1] - 1
+    window = min(output_span(batch["lengths"], batch["output_start"]), width)
+    start = np.clip(batch["output_start"] - 1, 0, width - 1)
+    index = start[:, None] + np.arange(window)[None, :]
+    return np.minimum(index, width - 1).astype(np.int64), index < width
+
+
 def time_alternating(
     sides: dict[str, Callable[[], Any]], warmup: int, repeats: int, desc: str
 ) -> dict[str, list[float]]:
@@ -167,12 +181,13 @@ def jaxlua_step(options: Options, cell: str, batch: dict[str, np.ndarray]) -> tu
     """(run one training step and return its loss, number of parameters) for the jaxlua model of `cell`."""
     from jaxlua.train.model_state import build_model, count_params, initial_train_state
     from jaxlua.train.optimizer import make_optimizer
-    from jaxlua.train.step import make_train_step
+    from jaxlua.train.step import make_train_step, output_span
 
     config = train_config(options, cell).validate()
     model = build_model(config, options.vocab)
     state, graphs = initial_train_state(model, config)
-    step_fn = make_train_step(graphs.train_def, make_optimizer(config), config)
+    window = output_span(batch["lengths"], batch["output_start"])  # what the training loop passes
+    step_fn = make_train_step(graphs.train_def, make_optimizer(config), config, loss_window=window)
     device_batch = {k: jax.device_put(v) for k, v in batch.items()}
     rng = jax.random.key(options.seed)
     holder = {"state": state}
@@ -204,14 +219,18 @@ def torch_step(options: Options, cell: str, batch: dict[str, np.ndarray], device
         betas=(config.b1, config.b2),
     )
     tokens = torch.from_numpy(batch["tokens"]).long().to(device)
-    inputs, targets = tokens[:, :-1], tokens[:, 1:].reshape(-1)
-    weights = torch.from_numpy(loss_weights(batch)).reshape(-1).to(device)
+    index, in_range = window_positions(batch)  # the head runs on the same positions as jaxlua's
+    inputs = tokens[:, :-1]
+    targets = tokens[:, 1:].gather(1, torch.from_numpy(index).to(device)).reshape(-1)
+    weights = np.take_along_axis(loss_weights(batch), index, axis=1) * in_range
+    weights = torch.from_numpy(weights.astype(np.float32)).reshape(-1).to(device)
+    position_index = torch.from_numpy(index).to(device)
     denom = weights.sum().clamp_min(1.0)
     model.train()
 
     def run() -> float:
         optimizer.zero_grad(set_to_none=True)
-        logits = model(inputs)
+        logits = model(inputs, position_index)
         token_loss = F.cross_entropy(
             logits.reshape(-1, options.vocab), targets, reduction="none", label_smoothing=config.label_smoothing
         )
@@ -274,11 +293,14 @@ def _torch_module_class():
                 f"Dropout({dropout}) -> LayerNorm({hidden}) -> Linear({hidden}, {vocab})"
             )
 
-        def forward(self, tokens):
+        def forward(self, tokens, positions=None):
+            """Logits [B, T, V], or [B, W, V] at `positions` (int64 [B, W]) only."""
             x = self.norm_in(self.drop(self.embed(tokens)))
             y = self.cell(x)
-            y = y[0] if self.classic else y
-            return self.head(self.norm_out(self.drop(y)))
+            y = self.drop(y[0] if self.classic else y)
+            if positions is not None:
+                y = y.gather(1, positions[..., None].expand(-1, -1, y.shape[-1]))
+            return self.head(self.norm_out(y))
 
     return _TorchLanguageModel
 
@@ -354,6 +376,12 @@ def run(options: Options) -> dict[str, Any]:
             "interleaved": True,
             "same_batch_both_sides": True,
             "loss_tokens_per_step": int(loss_weights(batch).sum()),
+            "head_positions_per_row": int(window_positions(batch)[0].shape[1]),
+            "head_positions_note": (
+                "both sides run the final norm, the head and the loss only on each row's window of "
+                "head_positions_per_row positions from its first output token (jaxlua.train.step's loss_window, "
+                "which the training loop sets to the longest output of the training split), not on all seq_len"
+            ),
             "training_hyperparameters": {
                 k: getattr(config, k)
                 for k in ("dropout", "label_smoothing", "lr", "weight_decay", "b1", "b2", "clip_norm")

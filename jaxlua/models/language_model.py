@@ -103,18 +103,28 @@ class LanguageModel(nnx.Module):
         self.norm = nnx.LayerNorm(config.hidden_dim, dtype=dtype, rngs=rngs)
         self.head = nnx.Linear(config.hidden_dim, config.vocab_size, dtype=dtype, rngs=rngs)
 
-    def _logits(self, x: jax.Array) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
+        """Final features `x [..., H]` (from `features`) -> logits f32[..., V]: the final norm and the head."""
         return self.head(self.norm(x)).astype(jnp.float32)
 
-    def __call__(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
-        """`tokens int32[B,T]`, `mask bool[B,T]` -> (logits f32[B,T,V], MoE aux loss f32[])."""
+    def features(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """`tokens int32[B,T]` -> (features [B,T,H] before the final norm, MoE aux loss f32[]).
+
+        `__call__` is `logits(features(...))`; the train step calls the two halves itself so that the head runs
+        only on the positions the loss reads.
+        """
         check_tokens(tokens, 2)
         x = self.dropout(self.embed(tokens))
         aux = jnp.zeros((), jnp.float32)
         for block in self.blocks:
             x, _, block_aux, _ = block(x, mask)
             aux = aux + block_aux
-        logits = self._logits(x)
+        return x, aux
+
+    def __call__(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """`tokens int32[B,T]`, `mask bool[B,T]` -> (logits f32[B,T,V], MoE aux loss f32[])."""
+        x, aux = self.features(tokens, mask)
+        logits = self.logits(x)
         chex.assert_shape(logits, (*tokens.shape, self.config.vocab_size))
         return logits, aux
 
@@ -135,7 +145,7 @@ class LanguageModel(nnx.Module):
             if kv is not None:
                 layer["kv"] = fill_cache(kv, self.config.max_len)
             layers.append(layer)
-        logits = self._logits(last_positions(x, lengths))
+        logits = self.logits(last_positions(x, lengths))
         return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits
 
     def decode_step(self, state: DecodeState, token: jax.Array) -> tuple[jax.Array, DecodeState]:
@@ -146,4 +156,4 @@ class LanguageModel(nnx.Module):
         for block, layer in zip(self.blocks, state["layers"]):
             x, layer = block.decode(x, layer, state["pos"])
             layers.append(layer)
-        return self._logits(x), {"layers": tuple(layers), "pos": state["pos"] + 1}
+        return self.logits(x), {"layers": tuple(layers), "pos": state["pos"] + 1}

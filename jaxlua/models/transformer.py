@@ -66,7 +66,8 @@ class Transformer(nnx.Module):
         self.blocks = nnx.List([TransformerBlock(config, rngs=rngs) for _ in range(config.num_layers)])
         self.ln_f = nnx.LayerNorm(dim, dtype=dtype, rngs=rngs)
 
-    def _logits(self, x: jax.Array) -> jax.Array:
+    def logits(self, x: jax.Array) -> jax.Array:
+        """Final features `x [..., H]` -> logits f32[..., V] (final norm, tied head)."""
         return self.wte.attend(self.ln_f(x)).astype(jnp.float32)
 
     def _embed(self, tokens: jax.Array) -> jax.Array:
@@ -75,14 +76,19 @@ class Transformer(nnx.Module):
             raise ValueError(f"sequence length {t} exceeds max_len={self.config.max_len}")
         return self.dropout(self.wte(tokens) + self.wpe(jnp.arange(t))[None])
 
-    def __call__(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    def features(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """`tokens int32[B,T]` -> (features [B,T,H] before the final norm, MoE aux loss f32[])."""
         check_tokens(tokens, 2)
         x = self._embed(tokens)
         aux = jnp.zeros((), jnp.float32)
         for block in self.blocks:
             x, block_aux, _ = block(x, mask)
             aux = aux + block_aux
-        logits = self._logits(x)
+        return x, aux
+
+    def __call__(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        x, aux = self.features(tokens, mask)
+        logits = self.logits(x)
         chex.assert_shape(logits, (*tokens.shape, self.config.vocab_size))
         return logits, aux
 
@@ -96,7 +102,7 @@ class Transformer(nnx.Module):
         for block in self.blocks:
             x, _, kv = block(x, mask)
             layers.append({"kv": fill_cache(kv, self.config.max_len)})
-        logits = self._logits(last_positions(x, lengths))
+        logits = self.logits(last_positions(x, lengths))
         return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits
 
     def decode_step(self, state: DecodeState, token: jax.Array) -> tuple[jax.Array, DecodeState]:
@@ -108,4 +114,4 @@ class Transformer(nnx.Module):
         for block, layer in zip(self.blocks, state["layers"]):
             x, layer = block.decode(x, layer, pos)
             layers.append(layer)
-        return self._logits(x), {"layers": tuple(layers), "pos": pos + 1}
+        return self.logits(x), {"layers": tuple(layers), "pos": pos + 1}

@@ -27,7 +27,7 @@ from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
 from jaxlua.train.model_state import build_model, count_params, initial_train_state
 from jaxlua.train.optimizer import make_optimizer, plateau_update
 from jaxlua.train.sharding import DataParallel
-from jaxlua.train.step import TrainState, make_eval_step, make_train_step
+from jaxlua.train.step import TrainState, make_eval_step, make_train_step, output_span
 from jaxlua.train.writers import MetricWriter
 
 
@@ -132,7 +132,9 @@ def train(
 
     sampler = BatchSampler(train_arrays, config, curriculum)
     validator = Validator(val_arrays, config, graphs.eval_def, dp, sampler.edges)
-    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings)
+    window = output_span(train_arrays.lengths, train_arrays.output_start)
+    logging.info("loss window: %d positions per row (the longest output of the training split)", window)
+    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings, loss_window=window)
     rng = dp.replicate(jax.random.key(config.seed))
     writer = MetricWriter(workdir, resume_step=start)
     history: list[dict[str, float]] = []

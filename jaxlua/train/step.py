@@ -13,6 +13,7 @@ from typing import Any, Callable
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -87,19 +88,61 @@ def token_losses(logits: jax.Array, targets: jax.Array, smoothing: float) -> tup
     return (1.0 - smoothing) * nll + smoothing * (lse - logits.mean(axis=-1)), nll
 
 
+def output_span(lengths: np.ndarray, output_start: np.ndarray) -> int:
+    """The most target positions any row's output loss reads: max(lengths - output_start), at least 1.
+
+    Row b's output loss reads the shifted positions `output_start[b] - 1 ... lengths[b] - 2`; a loss window of
+    this many positions from each row's first output position therefore covers every output token of the data.
+    """
+    lengths, output_start = np.asarray(lengths), np.asarray(output_start)
+    real = lengths > 0
+    if not real.any():
+        return 1
+    return max(1, int((lengths[real] - np.maximum(output_start[real], 1)).max()))
+
+
+def loss_window_positions(batch: dict[str, jax.Array], window: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """(indices int32[B, W], in-range bool[B, W]) of each row's `window` shifted positions from its first output.
+
+    `width` is the number of shifted positions (T - 1); W = min(window, width). Indices past the end are clamped
+    (and flagged out of range so that the clamped duplicates carry no loss).
+    """
+    window = min(window, width)
+    start = jnp.clip(batch["output_start"] - 1, 0, width - 1)
+    index = start[:, None] + jnp.arange(window)[None, :]
+    return jnp.minimum(index, width - 1), index < width
+
+
 def make_train_step(
     train_def: nnx.GraphDef,
     tx: optax.GradientTransformation,
     config: TrainConfig,
     shardings: tuple[Any, Any] | None = None,
+    loss_window: int | None = None,
 ) -> Callable:
-    """jit(step)(state, batch, rng) -> (state, metrics); `state` is donated. `shardings` = (replicated, batch)."""
+    """jit(step)(state, batch, rng) -> (state, metrics); `state` is donated. `shardings` = (replicated, batch).
+
+    `loss_window`: when set (and the loss is on the outputs only), the final norm, the head and the loss run on
+    `loss_window` positions per row starting at its first output position, not on all T: the output is a short
+    suffix of a long program, so this skips most of the [B, T, V] logits. It must be at least
+    `output_span(lengths, output_start)` of the data, or output tokens past the window go unscored (the loop
+    computes it from the training split). The loss and gradients equal the full-width ones up to float rounding.
+    """
     smoothing, include_program, aux_weight = config.label_smoothing, config.include_program_loss, config.aux_loss_weight
+    if loss_window is not None and loss_window < 1:
+        raise ValueError(f"loss_window must be a positive number of positions or None; got {loss_window}")
+    window = None if include_program else loss_window
 
     def loss_fn(params, rest, batch):
         model = nnx.merge(train_def, params, rest, copy=True)  # fresh Variables: dropout counts mutate in here.
         inputs, targets, input_mask, loss_mask = shifted(batch, include_program)
-        logits, aux_loss = model(inputs, input_mask)
+        features, aux_loss = model.features(inputs, input_mask)
+        if window is not None and window < inputs.shape[1]:
+            index, in_range = loss_window_positions(batch, window, inputs.shape[1])
+            features = jnp.take_along_axis(features, index[..., None], axis=1)
+            targets = jnp.take_along_axis(targets, index, axis=1)
+            loss_mask = jnp.take_along_axis(loss_mask, index, axis=1) & in_range
+        logits = model.logits(features)
         smoothed, nll = token_losses(logits, targets, smoothing)
         weights = loss_mask.astype(jnp.float32)
         count = weights.sum()

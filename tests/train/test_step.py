@@ -13,7 +13,7 @@ from jaxlua.train.config import TrainConfig
 from jaxlua.train.loop import TrainingDivergedError, train
 from jaxlua.train.model_state import build_model, initial_train_state
 from jaxlua.train.optimizer import make_optimizer
-from jaxlua.train.step import shifted, token_losses, make_train_step
+from jaxlua.train.step import loss_window_positions, make_train_step, output_span, shifted, token_losses
 from tests.train.synthetic import VOCAB_SIZE, toy_dataset
 
 
@@ -120,3 +120,51 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     ):
         train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]
+
+
+def test_output_span_is_the_longest_output_and_ignores_empty_rows():
+    # Shifted positions read by row b's loss: output_start-1 .. length-2, i.e. length - output_start of them.
+    assert output_span(np.array([7, 10, 0]), np.array([4, 3, 0])) == 7
+    assert output_span(np.array([0, 0]), np.array([0, 0])) == 1
+    index, in_range = loss_window_positions({"output_start": jnp.array([4, 7])}, 3, 7)
+    np.testing.assert_array_equal(index, [[3, 4, 5], [6, 6, 6]])
+    np.testing.assert_array_equal(in_range, [[1, 1, 1], [1, 0, 0]])
+
+
+def _step_metrics_and_params(config: TrainConfig, batch, loss_window):
+    state, graphs = initial_train_state(build_model(config, VOCAB_SIZE), config)
+    step = make_train_step(graphs.train_def, make_optimizer(config), config, loss_window=loss_window)
+    state, metrics = step(state, batch, jax.random.key(0))
+    return jax.device_get(metrics), jax.device_get(state.params)
+
+
+@pytest.mark.parametrize("cell", ["mingru", "transformer"])
+def test_loss_window_gives_the_full_width_loss_and_update(cell):
+    """The head on `output_span` positions per row is the same loss and update as the head on all of them."""
+    config = TrainConfig(cell=cell, embed_dim=16, hidden_dim=16, num_layers=1, num_heads=2, dropout=0.1,
+                         steps=10, warmup_steps=0, lr=1e-2, max_len=24)
+    data = Arrays.from_encoded(toy_dataset(8, seed=1))
+    batch = make_batch(data, np.arange(8), 24)
+    span = output_span(batch["lengths"], batch["output_start"])
+    assert span < 23  # the window really is narrower than the sequence
+    full, full_params = _step_metrics_and_params(config, batch, None)
+    windowed, windowed_params = _step_metrics_and_params(config, batch, span)
+    assert windowed["tokens"] == full["tokens"] > 0
+    for name in ("loss", "nll", "accuracy", "grad_norm"):
+        np.testing.assert_allclose(windowed[name], full[name], rtol=1e-5, err_msg=name)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), windowed_params, full_params)
+    # A window shorter than the longest output scores fewer tokens: the span is what makes it exact.
+    short, _ = _step_metrics_and_params(config, batch, span - 1)
+    assert short["tokens"] < full["tokens"]
+    with pytest.raises(ValueError, match="loss_window"):
+        make_train_step(None, make_optimizer(config), config, loss_window=0)
+
+
+def test_loss_window_is_ignored_when_the_program_is_scored_too():
+    config = TrainConfig(cell="gru", embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0, steps=10,
+                         warmup_steps=0, max_len=24, include_program_loss=True)
+    batch = make_batch(Arrays.from_encoded(toy_dataset(8, seed=2)), np.arange(8), 24)
+    full, _ = _step_metrics_and_params(config, batch, None)
+    windowed, _ = _step_metrics_and_params(config, batch, 2)
+    assert windowed["tokens"] == full["tokens"]
+    np.testing.assert_allclose(windowed["loss"], full["loss"], rtol=1e-6)
