@@ -13,7 +13,13 @@ from jaxlua.train.config import TrainConfig
 from jaxlua.train.loop import TrainingDivergedError, train
 from jaxlua.train.model_state import build_model, initial_train_state
 from jaxlua.train.optimizer import make_optimizer
-from jaxlua.train.step import loss_window_positions, make_train_step, output_span, shifted, token_losses
+from jaxlua.train.step import (
+    loss_window_positions,
+    make_train_step,
+    output_span,
+    shifted,
+    token_losses,
+)
 from tests.train.synthetic import VOCAB_SIZE, toy_dataset
 
 
