@@ -145,6 +145,58 @@ def window_positions(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     return np.minimum(index, width - 1).astype(np.int64), index < width
 
 
+GATES = {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}  # input-projection blocks of H per cell
+
+
+def step_matmul_gflop(options: Options, cell: str, head_positions: int) -> float:
+    """Matmul GFLOP of one training step (forward + the two backward products, so 3x the forward).
+
+    Input projection `B*T x E x G*H`, recurrent product `B*T x H x G*H` (classic cells only: the minimal cells
+    have none) and head `B*W x H x V` (W = head positions per row). Everything else (gates, norms, loss,
+    AdamW) is elementwise and left out, so flops / time is a lower bound on the matmul throughput a step needs.
+    """
+    rows, hidden, g = options.batch * options.seq_len, options.hidden, GATES[cell]
+    forward = 2 * rows * options.embed * g * hidden
+    if cell in ("rnn", "lstm", "gru"):
+        forward += 2 * rows * hidden * g * hidden
+    forward += 2 * options.batch * head_positions * hidden * options.vocab
+    return 3 * forward / 1e9
+
+
+def gemm_shape(options: Options) -> tuple[int, int, int]:
+    """(M, K, N) = (B*T, H, 4H): all rows of a batch through the LSTM's recurrent weights (16384, 900, 3600)."""
+    return options.batch * options.seq_len, options.hidden, 4 * options.hidden
+
+
+def gemm_gflops(shape: tuple[int, int, int], torch_device: str | None, repeats: int = 5) -> dict[str, float]:
+    """Best-of-`repeats` fp32 GEMM throughput of each side at `shape`: the ceiling the step time meets."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    out = {}
+    matmul = jax.jit(lambda x, y: x @ y)
+    ja, jb = jax.device_put(a), jax.device_put(b)
+    jax.block_until_ready(matmul(ja, jb))
+    best = min(_timed(lambda: jax.block_until_ready(matmul(ja, jb))) for _ in range(repeats))
+    out["jaxlua"] = round(2 * m * k * n / best / 1e9, 1)
+    if torch_device is not None:
+        import torch
+
+        ta, tb = torch.from_numpy(a).to(torch_device), torch.from_numpy(b).to(torch_device)
+        sync = torch.cuda.synchronize if torch_device.startswith("cuda") else (lambda: None)
+        torch.mm(ta, tb)
+        sync()
+        best = min(_timed(lambda: (torch.mm(ta, tb), sync())) for _ in range(repeats))
+        out["torch"] = round(2 * m * k * n / best / 1e9, 1)
+    return out
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def time_alternating(
     sides: dict[str, Callable[[], Any]], warmup: int, repeats: int, desc: str
 ) -> dict[str, list[float]]:
@@ -358,6 +410,7 @@ def run(options: Options) -> dict[str, Any]:
             logging.warning("%s; timing jaxlua only", torch_reason)
     config = train_config(options, options.cells[0])
     batch = make_batch(options)
+    head_positions = int(window_positions(batch)[0].shape[1])
     result: dict[str, Any] = {
         "benchmark": "train_step",
         "environment": environment(torch_device),
@@ -376,7 +429,7 @@ def run(options: Options) -> dict[str, Any]:
             "interleaved": True,
             "same_batch_both_sides": True,
             "loss_tokens_per_step": int(loss_weights(batch).sum()),
-            "head_positions_per_row": int(window_positions(batch)[0].shape[1]),
+            "head_positions_per_row": head_positions,
             "head_positions_note": (
                 "both sides run the final norm, the head and the loss only on each row's window of "
                 "head_positions_per_row positions from its first output token (jaxlua.train.step's loss_window, "
@@ -394,6 +447,18 @@ def run(options: Options) -> dict[str, Any]:
         "torch_skipped_reason": torch_reason,
         "cells": {},
     }
+    m, k, n = gemm_shape(options)
+    result["gemm_gflops"] = {
+        "shape_mkn": [m, k, n],
+        "statistic": f"best of 5 fp32 {m}x{k} @ {k}x{n} products",
+        **gemm_gflops((m, k, n), torch_device),
+    }
+    result["matmul_note"] = (
+        "matmul_gflop_per_step counts the step's matrix products only (see step_matmul_gflop); "
+        "<side>_matmul_gflops_at_min = that / the side's fastest step. A side cannot beat gemm_gflops[side] "
+        "on them, so (gemm_gflops of jaxlua) / (torch_matmul_gflops_at_min) bounds the speed-up a step whose "
+        "time is mostly matmuls can reach"
+    )
     for cell in options.cells:
         jax_run, jax_params = jaxlua_step(options, cell, batch)
         start = time.perf_counter()
@@ -414,6 +479,12 @@ def run(options: Options) -> dict[str, Any]:
         times = time_alternating(sides, options.warmup - 1, options.repeats, desc=cell)  # 1 warmup done
         for name, values in times.items():
             row[f"{name}_ms_all"] = [round(v, 2) for v in values]
+        row["matmul_gflop_per_step"] = round(step_matmul_gflop(options, cell, head_positions), 1)
+        for side in ("jaxlua", "torch"):
+            if f"{side}_ms_all" in row:
+                row[f"{side}_matmul_gflops_at_min"] = round(
+                    row["matmul_gflop_per_step"] / (min(row[f"{side}_ms_all"]) / 1e3), 1
+                )
         result["cells"][cell] = summarize(row)
         logging.info("%s: %s", cell, {k: v for k, v in row.items() if not k.endswith("_all") and k != "torch_model"})
     result["environment"]["load_avg_1m_5m_15m_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -41,6 +41,11 @@ def test_train_step_benchmark_tiny():
     row = result["cells"]["mingru"]
     assert len(row["jaxlua_ms_all"]) == 2 and row["jaxlua_ms"] > 0
     assert math.isfinite(row["jaxlua_first_loss"]) and row["jaxlua_first_loss"] > 0
+    # Matmul accounting: B*T*E*2H (projection) + B*W*H*V (head), x2 flops, x3 for fwd+bwd.
+    head = result["protocol"]["head_positions_per_row"]
+    assert 1 <= head <= 6
+    assert "matmul_gflop_per_step" in row
+    assert result["gemm_gflops"]["shape_mkn"] == [12, 12, 48] and result["gemm_gflops"]["jaxlua"] > 0
     if result["torch_skipped_reason"] is None:
         assert result["environment"]["torch_num_threads"] >= 1
         assert row["torch_ms"] > 0 and row["speedup"] == pytest.approx(row["torch_ms"] / row["jaxlua_ms"], rel=0.01)
@@ -51,6 +56,17 @@ def test_train_step_benchmark_tiny():
         # Untrained, label-smoothed CE starts near log(vocab) on both sides.
         for side in ("jaxlua", "torch"):
             assert abs(row[f"{side}_first_loss"] - math.log(16)) < 1.0
+
+
+def test_step_matmul_gflop_counts_projection_recurrence_and_head():
+    options = bench_train_step.Options(batch=128, embed=500, hidden=900, vocab=1000, seq_len=128)
+    rows = 128 * 128
+    head = 2 * 128 * 80 * 900 * 1000
+    lstm = 3 * (2 * rows * 500 * 3600 + 2 * rows * 900 * 3600 + head) / 1e9
+    mingru = 3 * (2 * rows * 500 * 1800 + head) / 1e9  # no recurrent product
+    assert bench_train_step.step_matmul_gflop(options, "lstm", 80) == pytest.approx(lstm)
+    assert bench_train_step.step_matmul_gflop(options, "mingru", 80) == pytest.approx(mingru)
+    assert bench_train_step.gemm_shape(options) == (rows, 900, 3600)
 
 
 def test_inference_benchmark_tiny():
