@@ -135,14 +135,12 @@ def loss_weights(batch: dict[str, np.ndarray]) -> np.ndarray:
 
 def window_positions(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(int64 [B, W], bool [B, W]): the positions jaxlua's train step runs its head on (`loss_window_positions`
-    with the window `output_span` of the batch), computed in NumPy for the PyTorch side."""
-    from jaxlua.train.step import output_span
+    with the window `output_span` of the batch), as NumPy arrays for the PyTorch side."""
+    from jaxlua.train.step import loss_window_positions, output_span
 
-    width = batch["tokens"].shape[1] - 1
-    window = min(output_span(batch["lengths"], batch["output_start"]), width)
-    start = np.clip(batch["output_start"] - 1, 0, width - 1)
-    index = start[:, None] + np.arange(window)[None, :]
-    return np.minimum(index, width - 1).astype(np.int64), index < width
+    window = output_span(batch["lengths"], batch["output_start"])
+    index, in_range = loss_window_positions(batch, window, batch["tokens"].shape[1] - 1)
+    return np.asarray(index, np.int64), np.asarray(in_range)
 
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}  # input-projection blocks of H per cell
