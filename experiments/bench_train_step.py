@@ -205,9 +205,7 @@ def time_alternating(
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in tqdm(range(repeats), desc=desc, leave=False):
         for name, run in sides.items():
-            start = time.perf_counter()
-            run()
-            times[name].append((time.perf_counter() - start) * 1e3)
+            times[name].append(_timed(run) * 1e3)
     return times
 
 
@@ -477,12 +475,11 @@ def run(options: Options) -> dict[str, Any]:
         times = time_alternating(sides, options.warmup - 1, options.repeats, desc=cell)  # 1 warmup done
         for name, values in times.items():
             row[f"{name}_ms_all"] = [round(v, 2) for v in values]
-        row["matmul_gflop_per_step"] = round(step_matmul_gflop(options, cell, head_positions), 1)
+        gflop = step_matmul_gflop(options, cell, head_positions)
+        row["matmul_gflop_per_step"] = round(gflop, 1)
         for side in ("jaxlua", "torch"):
             if f"{side}_ms_all" in row:
-                row[f"{side}_matmul_gflops_at_min"] = round(
-                    row["matmul_gflop_per_step"] / (min(row[f"{side}_ms_all"]) / 1e3), 1
-                )
+                row[f"{side}_matmul_gflops_at_min"] = round(gflop / (min(row[f"{side}_ms_all"]) / 1e3), 1)
         result["cells"][cell] = summarize(row)
         logging.info("%s: %s", cell, {k: v for k, v in row.items() if not k.endswith("_all") and k != "torch_model"})
     result["environment"]["load_avg_1m_5m_15m_at_end"] = [round(x, 2) for x in os.getloadavg()]
