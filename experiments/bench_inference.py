@@ -18,23 +18,22 @@ detokenising the output) is timed separately and added for an end-to-end estimat
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
-import sys
-import time
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import numpy as np
 from absl import app, flags, logging
 from flax import nnx
-from tqdm import tqdm
 
-from jaxlua.models import MODEL_NAMES, ModelConfig, build
 from experiments import bench_common
-from jaxlua.train import PRESETS
+from experiments.bench_common import option
+from jaxlua.config import PRESETS, ModelConfig, model_names
+from jaxlua.models import build
 
-# A level-2-like program: 57 semantic tokens, so 59 with BOS and SEP; it prints 15 output tokens.
+MODEL_NAMES = model_names()
+SCRIPT = "bench_inference"
+# A level-2-like program (the result file records its token counts).
 EXAMPLE_PROGRAM = """local total = 0
 for i = 1, 5 do
   if i % 2 == 0 then
@@ -53,75 +52,53 @@ MACHINE_NOTE = (
 )
 
 
-def define_flags() -> None:
-    """Declare the flags (only when run as a script, so that the benchmark scripts import together)."""
-    flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to time, from {', '.join(MODEL_NAMES)}.")
-    flags.DEFINE_boolean("paper_mingru", True, "Also time MinGRU at the dissertation's 500/900 size.")
-    flags.DEFINE_integer("embed", None, "Embedding width (default: the 'default' train preset's).")
-    flags.DEFINE_integer("hidden", None, "Hidden width (default: the 'default' train preset's).")
-    flags.DEFINE_integer("layers", None, "Blocks (default: the 'default' train preset's).")
-    flags.DEFINE_integer("vocab", 1000, "Vocabulary size.")
-    flags.DEFINE_integer("prompt_len", 60, "Prompt tokens per program (BOS program SEP).")
-    flags.DEFINE_integer("new_tokens", 20, "Output tokens generated per program.")
-    flags.DEFINE_integer("warmup", 3, "Untimed calls before timing (the first compiles).")
-    flags.DEFINE_integer("latency_runs", 50, "Timed batch-1 programs per model.")
-    flags.DEFINE_integer("batch", 256, "Programs per call in the throughput measurement.")
-    flags.DEFINE_integer("batch_runs", 5, "Timed batched calls per model (median reported).")
-    flags.DEFINE_integer("seed", 0, "Seed of the weights and the prompts.")
-    flags.DEFINE_string("out", None, "Output JSON path (default results/bench_inference_<backend>.json).")
-
-
 FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """Everything one benchmark run needs (the flags, validated). None sizes: the 'default' preset's."""
+    """Everything one benchmark run needs; each field is also a flag. None sizes: the 'default' preset's."""
 
-    models: tuple[str, ...] = MODEL_NAMES
-    paper_mingru: bool = True
-    embed: int | None = None
-    hidden: int | None = None
-    layers: int | None = None
-    vocab: int = 1000
-    prompt_len: int = 60
-    new_tokens: int = 20
-    warmup: int = 3
-    latency_runs: int = 50
-    batch: int = 256
-    batch_runs: int = 5
-    seed: int = 0
+    models: tuple[str, ...] = option(MODEL_NAMES, f"Models to time, from {', '.join(MODEL_NAMES)}.")
+    paper_mingru: bool = option(True, "Also time MinGRU at the dissertation's 500/900 size.")
+    embed: int | None = option(None, "Embedding width (default: the 'default' train preset's).", kind=int)
+    hidden: int | None = option(None, "Hidden width (default: the 'default' train preset's).", kind=int)
+    layers: int | None = option(None, "Blocks (default: the 'default' train preset's).", kind=int)
+    vocab: int = option(1000, "Vocabulary size.")
+    prompt_len: int = option(60, "Prompt tokens per program (BOS program SEP).")
+    new_tokens: int = option(20, "Output tokens generated per program.")
+    warmup: int = option(3, "Untimed calls before timing (the first compiles).")
+    latency_runs: int = option(50, "Timed batch-1 programs per model.")
+    batch: int = option(256, "Programs per call in the throughput measurement.")
+    batch_runs: int = option(5, "Timed batched calls per model (median reported).")
+    seed: int = option(0, "Seed of the weights and the prompts.")
 
     def validate(self) -> "Options":
         """Raises ValueError naming the first bad option."""
         unknown = [m for m in self.models if m not in MODEL_NAMES]
         if unknown or not (self.models or self.paper_mingru):
             raise ValueError(f"--models must be a list from {', '.join(MODEL_NAMES)}; got {','.join(self.models)}")
-        for name in ("embed", "hidden", "layers"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("prompt_len", "new_tokens", "warmup", "latency_runs", "batch", "batch_runs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        bench_common.check_positive(self, *(n for n in ("embed", "hidden", "layers") if getattr(self, n) is not None))
+        bench_common.check_positive(self, "prompt_len", "new_tokens", "warmup", "latency_runs", "batch", "batch_runs")
         if self.vocab < 8:
             raise ValueError(f"--vocab must be >= 8; got {self.vocab}")
-        if self.prompt_len + self.new_tokens > PRESETS["default"].max_len:
-            raise ValueError(f"--prompt_len + --new_tokens must fit the model's max_len {PRESETS['default'].max_len}")
+        if self.prompt_len + self.new_tokens > PRESETS["default"].model.max_len:
+            raise ValueError(f"--prompt_len + --new_tokens must fit the model's max_len {PRESETS['default'].model.max_len}")
         return self
 
 
 def model_configs(options: Options) -> dict[str, ModelConfig]:
     """Name -> ModelConfig: each model at the 'default' preset's size (or the flags'), plus MinGRU at 500/900."""
-    preset = PRESETS["default"]
+    preset = PRESETS["default"].model
     configs = {}
     for name in options.models:
-        config = preset.replace(
+        configs[name] = preset.replace(
+            vocab_size=options.vocab,
             cell=name,
             embed_dim=options.embed or preset.embed_dim,
             hidden_dim=options.hidden or preset.hidden_dim,
             num_layers=options.layers or preset.num_layers,
-        ).model_config(options.vocab)
-        configs[name] = config
+        )
     if options.paper_mingru:
         configs["mingru_paper"] = ModelConfig.paper(options.vocab, cell="mingru", max_len=preset.max_len)
     return configs
@@ -134,7 +111,7 @@ def prompts(options: Options, batch: int, rng: np.random.Generator, vary: bool) 
     """
     from jaxlua.eval.decode import length_bucket
 
-    max_len = PRESETS["default"].max_len
+    max_len = PRESETS["default"].model.max_len
     width = length_bucket(options.prompt_len, max_len)
     tokens = rng.integers(5, options.vocab, size=(batch, width), dtype=np.int32)
     tokens[:, 0] = 1  # BOS
@@ -142,28 +119,6 @@ def prompts(options: Options, batch: int, rng: np.random.Generator, vary: bool) 
     lengths = rng.integers(low, options.prompt_len + 1, size=batch).astype(np.int32)
     tokens[np.arange(width)[None, :] >= lengths[:, None]] = 0  # PAD
     return tokens, lengths
-
-
-def time_calls(fn: Callable[[], Any], warmup: int, runs: int, desc: str) -> list[float]:
-    """Milliseconds of `runs` calls of `fn` after `warmup` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in tqdm(range(runs), desc=desc, leave=False):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
-def percentiles(times: list[float]) -> dict[str, float]:
-    values = np.asarray(times)
-    return {
-        "p50": round(float(np.percentile(values, 50)), 3),
-        "p95": round(float(np.percentile(values, 95)), 3),
-        "mean": round(float(values.mean()), 3),
-        "min": round(float(values.min()), 3),
-    }
 
 
 def bench_model(name: str, config: ModelConfig, options: Options) -> dict[str, Any]:
@@ -182,13 +137,13 @@ def bench_model(name: str, config: ModelConfig, options: Options) -> dict[str, A
     def batched():
         return decoder.generate(many, many_len, max_new_tokens=options.new_tokens)
 
-    start = time.perf_counter()
-    out = single()
-    compile_s = time.perf_counter() - start
+    outs = []
+    compile_s = bench_common.time_call(lambda: outs.append(single()), repeats=1, warmup=0)[0] / 1e3
+    out = outs[0]
     if out.shape != (1, options.new_tokens) or (out < 0).any():
         raise RuntimeError(f"{name}: generate returned {out.shape}, expected (1, {options.new_tokens})")
-    latency = time_calls(single, options.warmup, options.latency_runs, f"{name} latency")
-    batch_times = time_calls(batched, 1, options.batch_runs, f"{name} batch {options.batch}")
+    latency = bench_common.time_call(single, options.latency_runs, options.warmup, desc=f"{name} latency")
+    batch_times = bench_common.time_call(batched, options.batch_runs, warmup=1, desc=f"{name} batch {options.batch}")
     batch_p50 = statistics.median(batch_times)
     params = sum(int(x.size) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
     row = {
@@ -208,9 +163,9 @@ def bench_model(name: str, config: ModelConfig, options: Options) -> dict[str, A
         },
         "params": params,
         "first_call_s_with_compile": round(compile_s, 2),
-        "latency_ms": percentiles(latency),
+        "latency_ms": bench_common.stats(latency),
         "latency_ms_per_output_token_p50": round(float(np.percentile(latency, 50)) / options.new_tokens, 4),
-        "batched_ms": percentiles(batch_times),
+        "batched_ms": bench_common.stats(batch_times),
         "batched_programs_per_s": round(options.batch / (batch_p50 / 1e3), 1),
     }
     if config.cell in TARGETS_MS:
@@ -246,13 +201,8 @@ def bench_text_path(runs: int) -> dict[str, Any]:
     return {
         "program_tokens_with_bos_sep": len(ids),
         "output_tokens": len(output),
-        "ms": percentiles(time_calls(text_path, 3, runs, "text path")),
+        "ms": bench_common.stats(bench_common.time_call(text_path, runs, warmup=3)),
     }
-
-
-def environment() -> dict[str, Any]:
-    """Device, versions, date and machine load: what the numbers depend on."""
-    return bench_common.environment(MACHINE_NOTE)
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -260,7 +210,7 @@ def run(options: Options) -> dict[str, Any]:
     options.validate()
     result: dict[str, Any] = {
         "benchmark": "inference",
-        "environment": environment(),
+        "environment": bench_common.environment(MACHINE_NOTE),
         "protocol": {
             "weights": "random (nnx.Rngs(seed)); timing does not depend on the weights' values",
             "path": "jaxlua.eval.decode.Decoder.generate: one jit call = prefill + new_tokens decode_steps in a "
@@ -294,36 +244,15 @@ def run(options: Options) -> dict[str, Any]:
         result["end_to_end_latency_ms_p50_estimate"] = {
             name: round(row["latency_ms"]["p50"] + text["ms"]["p50"], 3) for name, row in result["models"].items()
         }
-    result["environment"]["load_avg_1m_5m_15m_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    return result
+    return bench_common.finish_environment(result)
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        sys.stderr.write(f"bench_inference: unexpected arguments {argv[1:]}\n")
-        sys.exit(2)
-    try:
-        options = Options(
-            models=tuple(m.strip() for m in FLAGS.models if m.strip()),
-            paper_mingru=FLAGS.paper_mingru,
-            embed=FLAGS.embed,
-            hidden=FLAGS.hidden,
-            layers=FLAGS.layers,
-            vocab=FLAGS.vocab,
-            prompt_len=FLAGS.prompt_len,
-            new_tokens=FLAGS.new_tokens,
-            warmup=FLAGS.warmup,
-            latency_runs=FLAGS.latency_runs,
-            batch=FLAGS.batch,
-            batch_runs=FLAGS.batch_runs,
-            seed=FLAGS.seed,
-        ).validate()
-    except ValueError as error:
-        sys.stderr.write(f"bench_inference: {error}\n")
-        sys.exit(2)
-    bench_common.write_result(run(options), FLAGS.out, "bench_inference")
+    options = bench_common.options_or_exit(SCRIPT, argv, lambda: bench_common.options_from_flags(Options).validate())
+    bench_common.write_result(run(options), FLAGS.out, SCRIPT)
 
 
 if __name__ == "__main__":
-    define_flags()
+    bench_common.define_flags(Options)
+    flags.DEFINE_string("out", None, "Output JSON path (default results/bench_inference_<backend>.json).")
     app.run(main)

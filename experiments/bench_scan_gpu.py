@@ -1,4 +1,4 @@
-"""The GPU suite of experiments/bench_scan.py (issue 6): scan speed and bandwidth, and MinGRU vs GRU training.
+"""The GPU suite of experiments/bench_scan.py: scan speed and bandwidth, and MinGRU vs GRU training.
 
 - Scans at each (B, T, D) and dtype, forward and forward+backward (`jax.vjp` with a fixed cotangent, returning
   h and the input gradients). Rows: every `kernels.linear_scan` method on MinGRU-like `(log a, log b)`
@@ -13,13 +13,17 @@
   Fractions are of the device's peak HBM bandwidth (`PEAK_HBM`; "unknown" for devices not in it).
 - Training: one full jit train step (jaxlua.train: forward, loss, backward, AdamW) of a MinGRU language model
   ("auto" and "pallas" scans) against the same model with a GRU (lax.scan), same widths, per length.
+- The targets of the fused kernel as booleans, the accuracy sweep of the CPU suite, and which method
+  `method="auto"` should pick (`recommended_auto_method`).
+
+Off a GPU the Pallas rows interpret their kernels: the suite runs (the tests run it at a tiny size), but its
+times say nothing about a GPU.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import sys
-import time
 from typing import Any, Callable
 
 import jax
@@ -29,10 +33,11 @@ from absl import logging
 from tqdm import tqdm
 
 import kernels
+from experiments import bench_common
+from experiments.bench_scan_cpu import mingru_like_gates, recommended_auto_method, scan_errors, time_ms
+from experiments.bench_train_step import jaxlua_step
+from jaxlua.config import DTYPES, TrainConfig
 from kernels.pallas_scan import bytes_moved, mingru_scan
-from jaxlua.models.min_cells import g, log_g
-from jaxlua.train import TrainConfig, make_optimizer, make_train_step
-from jaxlua.train.model_state import build_model, count_params, initial_train_state
 
 # Peak HBM bandwidth (bytes/s) by device_kind substrings, first match wins (vendor data sheets).
 PEAK_HBM = (
@@ -45,14 +50,14 @@ PEAK_HBM = (
     (("A100",), 1.555e12),  # 40GB
 )
 PAPER_SPEEDUP = {512: 175.0, 4096: 1324.0}  # minGRU paper: parallel minGRU training vs sequential GRU
-LOG_METHODS = ("sequential", "associative", "heinsen", "pallas")
-# The scan methods a MinGRU cell can run, and the scan row that times each (see scan_variants).
-AUTO_CANDIDATES = {"sequential": "mingru_sequential", "associative": "mingru_associative",
-                   "pallas": "mingru_fused"}
+# The scan method a MinGRU cell runs, and the scan row that times it that way (see scan_variants).
+MINGRU_VARIANTS = {"sequential": "mingru_sequential", "associative": "mingru_associative", "pallas": "mingru_fused"}
 
 
 @dataclasses.dataclass(frozen=True)
 class GpuSuiteConfig:
+    """The GPU suite's sizes: scan shapes (B, T, D) and dtypes, the train-step models, the accuracy sweep."""
+
     shapes: tuple[tuple[int, int, int], ...] = ((8, 4096, 1536), (32, 512, 1024), (64, 2048, 256))
     dtypes: tuple[str, ...] = ("float32", "bfloat16")
     train_lengths: tuple[int, ...] = (512, 4096)
@@ -65,6 +70,22 @@ class GpuSuiteConfig:
     error_lengths: tuple[int, ...] = (4096, 65536)
     error_dim: int = 64
     repeats: int = 5
+    seed: int = 0
+
+    def validate(self) -> "GpuSuiteConfig":
+        """Raises ValueError naming the first bad option."""
+        for dtype in self.dtypes + (self.train_dtype,):
+            DTYPES.check(dtype)
+        if not self.shapes or not self.dtypes:
+            raise ValueError("--shapes and --dtypes must be non-empty lists")
+        for name in ("train_lengths", "error_lengths"):
+            if not getattr(self, name) or min(getattr(self, name)) < 1:
+                raise ValueError(f"--{name} must be a non-empty list of integers >= 1; got {getattr(self, name)}")
+        bench_common.check_positive(self, "train_batch", "train_embed", "train_hidden", "train_layers",
+                                    "error_dim", "repeats")
+        if self.train_vocab < 8:
+            raise ValueError(f"--train_vocab must be >= 8 (5 special ids + tokens); got {self.train_vocab}")
+        return self
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -86,26 +107,18 @@ def peak_bandwidth(device_kind: str) -> float | None:
 # ----------------------------------------------------------------------------- scans
 
 
-def _log_gates(key, shape):
-    """MinGRU-like (log a, log b) from standard-normal pre-activations, fp32."""
-    k, cand = jax.random.normal(key, (2, *shape), jnp.float32)
-    return -jax.nn.softplus(k), -jax.nn.softplus(-k) + log_g(cand)
-
-
 def _mingru_sequential(k, cand):
-    k, cand = k.astype(jnp.float32), cand.astype(jnp.float32)
-    return kernels.linear_scan_linear(jax.nn.sigmoid(-k), jax.nn.sigmoid(k) * g(cand))
+    return kernels.gated_scan("mingru", (k, cand), method="sequential")
 
 
 def _mingru_associative(k, cand):
-    k, cand = k.astype(jnp.float32), cand.astype(jnp.float32)
-    return kernels.linear_scan(-jax.nn.softplus(k), -jax.nn.softplus(-k) + log_g(cand), method="associative")
+    return kernels.gated_scan("mingru", (k, cand), method="associative")
 
 
 def scan_variants() -> dict[str, tuple[str, Callable]]:
     """name -> (input kind, fn(*inputs) -> h): "log" inputs are (log a, log b), "raw" are (k, h~)."""
     variants: dict[str, tuple[str, Callable]] = {
-        m: ("log", lambda a, b, m=m: kernels.linear_scan(a, b, method=m)) for m in LOG_METHODS}
+        m: ("log", lambda a, b, m=m: kernels.linear_scan(a, b, method=m)) for m in kernels.BACKENDS}
     variants["mingru_sequential"] = ("raw", _mingru_sequential)
     variants["mingru_associative"] = ("raw", _mingru_associative)
     variants["mingru_fused"] = ("raw", lambda k, cand: mingru_scan(k, cand))
@@ -135,14 +148,14 @@ def _bandwidth(row: dict, prefix: str, nbytes: dict[str, int], peak: float | Non
         row[f"{prefix}{phase}_frac_peak"] = "unknown" if peak is None else round(bytes_per_s / peak, 3)
 
 
-def bench_scan_rows(config: GpuSuiteConfig, key, timer: Callable, peak: float | None) -> list[dict]:
+def bench_scan_rows(config: GpuSuiteConfig, key, peak: float | None) -> list[dict]:
     """One row per (shape, dtype, variant): times, min/kernel bytes, bandwidth and its fraction of peak."""
     rows = []
     for shape in config.shapes:
         elems = math.prod(shape)
         for dtype_name in config.dtypes:
             dtype = jnp.dtype(dtype_name)
-            log_inputs = tuple(x.astype(dtype) for x in _log_gates(key, shape))
+            log_inputs = tuple(x.astype(dtype) for x in mingru_like_gates(key, shape))
             raw_inputs = tuple(jax.random.normal(jax.random.fold_in(key, 1), (2, *shape), dtype))
             for name, (kind, fn) in tqdm(scan_variants().items(), desc=f"scans {shape} {dtype_name}",
                                          file=sys.stderr):
@@ -152,8 +165,8 @@ def bench_scan_rows(config: GpuSuiteConfig, key, timer: Callable, peak: float | 
                 try:
                     out = jax.eval_shape(fn, *xs)
                     cotangent = jax.random.normal(jax.random.fold_in(key, 2), shape, out.dtype)
-                    row["fwd_ms"] = timer(jax.jit(fn), *xs)
-                    row["fwd_bwd_ms"] = timer(_forward_backward(fn), xs, cotangent)
+                    row["fwd_ms"] = time_ms(jax.jit(fn), *xs, repeats=config.repeats)
+                    row["fwd_bwd_ms"] = time_ms(_forward_backward(fn), xs, cotangent, repeats=config.repeats)
                 except Exception as err:  # pylint: disable=broad-except  # e.g. Pallas on an unsupported GPU
                     logging.warning("%s %s %s failed: %s", name, shape, dtype_name, err)
                     row["error"] = f"{type(err).__name__}: {err}"[:300]
@@ -185,35 +198,23 @@ def _forward_backward(fn: Callable) -> Callable:
 # ----------------------------------------------------------------------------- training step
 
 
-def _synthetic_batch(batch: int, length: int, vocab: int, seed: int) -> dict[str, jax.Array]:
+def _synthetic_batch(batch: int, length: int, vocab: int, seed: int) -> dict[str, np.ndarray]:
     """Full-length rows of random tokens (ids >= 5 skip the special tokens), outputs in the second half."""
     rng = np.random.default_rng(seed)
-    return {"tokens": jnp.asarray(rng.integers(5, vocab, (batch, length + 1)), jnp.int32),
-            "lengths": jnp.full((batch,), length + 1, jnp.int32),
-            "output_start": jnp.full((batch,), length // 2, jnp.int32)}
+    return {"tokens": rng.integers(5, vocab, (batch, length + 1)).astype(np.int32),
+            "lengths": np.full((batch,), length + 1, np.int32),
+            "output_start": np.full((batch,), length // 2, np.int32)}
 
 
-def _time_train_step(step: Callable, state, batch, rng, repeats: int) -> float:
-    """Median ms of step(state, batch, rng) after a warmup; the state is donated and threaded through."""
-    state, metrics = step(state, batch, rng)
-    jax.block_until_ready(metrics)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        state, metrics = step(state, batch, rng)
-        jax.block_until_ready((state, metrics))
-        times.append((time.perf_counter() - start) * 1e3)
-    return round(float(np.median(times)), 3)
+TRAIN_VARIANTS = (("gru", "lax.scan"), ("mingru", "auto"), ("mingru", "pallas"))
 
 
-def bench_train_steps(config: GpuSuiteConfig, seed: int) -> list[dict]:
+def bench_train_steps(config: GpuSuiteConfig) -> list[dict]:
     """ms per train step of the GRU LM and the MinGRU LM ("auto" and "pallas" scans) at each length."""
-    rng = jax.random.key(seed)  # a typed key, as in jaxlua.train.loop (a raw one changes the state's type)
     rows = []
     for length in config.train_lengths:
-        batch = _synthetic_batch(config.train_batch, length, config.train_vocab, seed)
-        for cell, method in tqdm((("gru", "lax.scan"), ("mingru", "auto"), ("mingru", "pallas")),
-                                 desc=f"train step T={length}", file=sys.stderr):
+        batch = _synthetic_batch(config.train_batch, length, config.train_vocab, config.seed)
+        for cell, method in tqdm(TRAIN_VARIANTS, desc=f"train step T={length}", file=sys.stderr):
             row: dict[str, Any] = {"cell": cell, "method": method, "T": length, "B": config.train_batch,
                                    "hidden": config.train_hidden, "layers": config.train_layers}
             try:
@@ -221,13 +222,11 @@ def bench_train_steps(config: GpuSuiteConfig, seed: int) -> list[dict]:
                     cell=cell, scan_method="auto" if method == "lax.scan" else method,
                     embed_dim=config.train_embed, hidden_dim=config.train_hidden, num_layers=config.train_layers,
                     dropout=0.0, dtype=config.train_dtype, max_len=length + 1, batch_size=config.train_batch,
-                    seed=seed).validate()
-                state, graphs = initial_train_state(build_model(train_config, config.train_vocab), train_config)
-                step = make_train_step(graphs.train_def, make_optimizer(train_config), train_config)
-                row["params"] = count_params(state.params)
+                    seed=config.seed)
+                run, row["params"] = jaxlua_step(train_config, config.train_vocab, batch)
                 if method != "lax.scan":
                     row["resolved"] = kernels.resolve_method(method)
-                row["step_ms"] = _time_train_step(step, state, batch, rng, config.repeats)
+                row["step_ms"] = time_ms(run, repeats=config.repeats)
             except Exception as err:  # pylint: disable=broad-except
                 logging.warning("train step %s/%s T=%d failed: %s", cell, method, length, err)
                 row["error"] = f"{type(err).__name__}: {err}"[:300]
@@ -288,30 +287,31 @@ def targets(config: GpuSuiteConfig, rows: list[dict], ratios: list[dict]) -> dic
     }
 
 
-def recommended_auto(config: GpuSuiteConfig, rows: list[dict]) -> str | None:
-    """The method `AUTO_METHOD` should name on this backend: lowest geometric-mean MinGRU fwd+bwd time."""
-    scores = {}
-    for method, variant in AUTO_CANDIDATES.items():
-        times = [_row(rows, variant, s, d) for s in config.shapes for d in config.dtypes]
-        if all(times):
-            scores[method] = float(np.exp(np.mean([np.log(r["fwd_bwd_ms"]) for r in times])))
-    return min(scores, key=scores.get) if scores else None
+def mingru_fwd_bwd(config: GpuSuiteConfig, rows: list[dict]) -> dict[str, list[float]]:
+    """method -> MinGRU forward+backward ms over the suite's shapes and dtypes, run the way the cell runs it."""
+    out: dict[str, list[float]] = {}
+    for method, variant in MINGRU_VARIANTS.items():
+        found = [_row(rows, variant, s, d) for s in config.shapes for d in config.dtypes]
+        out[method] = [r["fwd_bwd_ms"] for r in found if r]
+    return out
 
 
-def run_gpu_suite(config: GpuSuiteConfig, key, environment: dict, timer: Callable, scan_errors: Callable,
-                  seed: int) -> dict:
+def run_gpu_suite(config: GpuSuiteConfig) -> dict[str, Any]:
     """Everything above, as one JSON-ready dict."""
+    config.validate()
+    key = jax.random.PRNGKey(config.seed)
+    environment = bench_common.environment()
     peak = peak_bandwidth(environment["device"])
-    result = {"suite": "gpu", **environment, "peak_hbm_bytes_per_s": peak if peak else "unknown",
-              "config": dataclasses.asdict(config)}
+    result = {"suite": "gpu", "environment": environment, "auto_method": kernels.resolve_method("auto"),
+              "peak_hbm_bytes_per_s": peak if peak else "unknown", "config": dataclasses.asdict(config)}
     logging.info("timing scans")
-    result["scans"] = bench_scan_rows(config, key, lambda fn, *a: timer(fn, *a, repeats=config.repeats), peak)
+    result["scans"] = bench_scan_rows(config, key, peak)
     logging.info("timing train steps")
-    result["train_steps"] = bench_train_steps(config, seed)
+    result["train_steps"] = bench_train_steps(config)
     result["gru_over_mingru_train_step"] = gru_over_mingru(result["train_steps"])
     result["targets"] = targets(config, result["scans"], result["gru_over_mingru_train_step"])
-    result["recommended_auto_method"] = recommended_auto(config, result["scans"])
+    result["recommended_auto_method"] = recommended_auto_method(mingru_fwd_bwd(config, result["scans"]))
     logging.info("accuracy sweep")
-    result["scan_error_vs_float64"] = scan_errors(["associative", "heinsen", "pallas", "sequential"],
-                                                  list(config.error_lengths), config.error_dim, key)
-    return result
+    result["scan_error_vs_float64"] = scan_errors(("associative", "heinsen", "pallas", "sequential"),
+                                                  config.error_lengths, config.error_dim, key)
+    return bench_common.finish_environment(result)

@@ -1,11 +1,13 @@
-"""Evaluate a trained run: every DESIGN.md metric into WORKDIR/metrics.json, and a markdown table.
+"""Evaluate a trained run: every contract metric into a metrics file in WORKDIR, and a markdown table.
 
     python -m experiments.evaluate --workdir runs/default [--split test] [--limit N] [--num_samples 10]
 
 The split comes from the run's own dataset (its saved TrainConfig.data_dir; the built-in dataset when
-that is empty) unless --data_dir says otherwise, encoded with the run's tokenizer, vocabulary and max_len.
-The test split writes metrics.json (the contract's file); other splits write metrics_<split>.json.
-Flags are checked before anything is loaded: a bad one is one line on stderr and exit code 2.
+that is empty) unless --data_dir says otherwise, encoded with the run's tokenizer settings, vocabulary and
+max_len. The run's own test split, every program, writes metrics.json (the contract's file); any other dataset,
+split or --limit writes a file named after it (jaxlua.cli.workdir.metrics_filename), so the run's own results
+are never replaced. Flags (and that the workdir is writable) are checked before anything is loaded: a bad one is
+one line on stderr and exit code 2. The workdir is locked while the evaluation runs.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import json
 import pathlib
 import time
 
-from absl import app, flags
+from absl import flags
 
-from jaxlua.eval.cli import FlagError, check_workdir, fail, load_run
+from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.workdir import WorkdirLock, check_run_dir, metrics_filename
 
 SPLITS = ("train", "val", "test")
 
@@ -56,7 +59,7 @@ class EvaluateArgs:
 
 def parse_args(values) -> EvaluateArgs:
     """Validate flag values (an absl FlagValues or any object with the same attributes)."""
-    workdir = check_workdir(values.workdir)
+    workdir = check_run_dir(values.workdir, writable=True)
     if values.split not in SPLITS:
         raise FlagError(f"--split must be one of {', '.join(SPLITS)}; got {values.split!r}")
     data_dir = None
@@ -82,40 +85,54 @@ def parse_args(values) -> EvaluateArgs:
                         latency_programs=values.latency_programs, seed=values.seed)
 
 
-def metrics_filename(split: str) -> str:
-    """metrics.json for the test split (the contract's file), metrics_<split>.json for the others."""
-    return "metrics.json" if split == "test" else f"metrics_{split}.json"
-
-
 def evaluate(args: EvaluateArgs) -> dict:
     """Load the run, encode the split, evaluate, write the metrics file; returns the metrics."""
     # pylint: disable=import-outside-toplevel
     from absl import logging
 
-    from jaxlua.data import default_dataset_dir, load_split
-    from jaxlua.data.default import cache_root
+    from jaxlua.cli.experiment import load_run
+    from jaxlua.data import dataset_fingerprint
+    from jaxlua.data.default import cache_root, default_dataset_dir
     from jaxlua.eval.evaluator import evaluate_model, write_metrics
     from jaxlua.tokenize import encode_dataset
+    from jaxlua.train.inputs import check_fits, load_records
 
     start = time.perf_counter()
     model, config, vocab, tokenizer = load_run(args.workdir)
-    data_dir = args.data_dir or (pathlib.Path(config.data_dir) if config.data_dir else default_dataset_dir())
-    try:
-        records = load_split(data_dir, args.split)
-    except FileNotFoundError as exc:
-        fail(exc)
-    dataset = encode_dataset(records, tokenizer, vocab, config.max_len, cache_dir=cache_root() / "encoded")
-    if len(dataset) == 0:
-        fail(f"no {args.split} program of {data_dir} fits max_len={config.max_len} ({dataset.report})")
+    max_len = config.model.max_len
+    if config.stream and args.data_dir is None:  # the stream's fixed seeded held-out set, regenerated
+        from jaxlua.train.stream_inputs import stream_heldout
+
+        try:
+            records, dataset = stream_heldout(config, vocab, args.split)
+        except ValueError as exc:
+            raise FlagError(str(exc)) from None
+        data_dir, fingerprint = f"stream:{config.levels}", json.loads(
+            (args.workdir / "dataset.json").read_text(encoding="utf-8")).get("fingerprint")
+        filename = metrics_filename(args.split, None, args.limit)
+    else:
+        own_dir = pathlib.Path(config.data_dir).expanduser() if config.data_dir else default_dataset_dir()
+        data_dir = args.data_dir or own_dir
+        records = load_records(data_dir, args.split)
+        fingerprint = dataset_fingerprint(data_dir)
+        try:
+            own = not config.stream and fingerprint == dataset_fingerprint(own_dir)
+        except FileNotFoundError:  # the run's own dataset is gone: --data_dir is another one
+            own = False
+        filename = metrics_filename(args.split, None if own else f"{data_dir.resolve().name}-{fingerprint[:8]}",
+                                    args.limit)
+        dataset = encode_dataset(records, tokenizer, vocab, max_len, cache_dir=cache_root() / "encoded")
+        check_fits(args.split, records, dataset, tokenizer, max_len)
     logging.info("evaluating %d %s programs of %s", len(dataset), args.split, data_dir)
     metrics = evaluate_model(model, dataset, tokenizer, vocab, records=records, batch_size=args.batch_size,
                              max_new_tokens=args.max_new_tokens, num_samples=args.num_samples,
                              temperature=args.temperature, seed=args.seed, limit=args.limit,
                              latency_programs=args.latency_programs)
     metrics.update(split=args.split, data_dir=str(data_dir), workdir=str(args.workdir),
-                   encode_report=dataset.report, cell=getattr(config, "cell", None),
+                   dataset_fingerprint=fingerprint, limit=args.limit, encode_report=dataset.report,
+                   cell=config.model.cell, tokenizer=config.tokenizer.to_dict(),
                    eval_seconds=time.perf_counter() - start)
-    previous = args.workdir / metrics_filename(args.split)
+    previous = args.workdir / filename
     if previous.is_file():  # keep the training summary that experiments.train stored beside the metrics
         try:
             train_summary = json.loads(previous.read_text(encoding="utf-8")).get("train")
@@ -123,7 +140,8 @@ def evaluate(args: EvaluateArgs) -> dict:
             train_summary = None
         if train_summary is not None:
             metrics["train"] = train_summary
-    write_metrics(args.workdir, metrics, filename=metrics_filename(args.split))
+    write_metrics(args.workdir, metrics, filename=filename)
+    metrics["file"] = str(args.workdir / filename)
     return metrics
 
 
@@ -134,13 +152,19 @@ def main(argv: list[str]) -> None:
         args = parse_args(FLAGS)
     except FlagError as exc:
         fail(exc)
-    from jaxlua.eval.evaluator import format_metrics_table  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from jaxlua.cli.experiment import BAD_INPUT_ERRORS
+    from jaxlua.eval.evaluator import format_metrics_table
 
-    metrics = evaluate(args)
+    try:
+        with WorkdirLock(args.workdir, "evaluate"):
+            metrics = evaluate(args)
+    except BAD_INPUT_ERRORS as exc:
+        fail(exc)
     print(format_metrics_table(metrics))
-    print(f"\nwrote {args.workdir / metrics_filename(args.split)}")
+    print(f"\nwrote {metrics['file']}")
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    run(main)

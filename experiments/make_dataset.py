@@ -4,12 +4,15 @@
     python -m experiments.make_dataset --out DIR --import_dir FOLDER   # a folder of *.lua / *.luax files
 
 Writes DIR/{train,val,test}.jsonl (70/15/15 by record hash) and DIR/meta.json. Generation uses every core;
-the same seed gives the same dataset whatever the number of cores.
+the same seed gives the same dataset whatever the number of cores. A DIR that already holds a dataset is
+refused unless --overwrite; bad flags, a missing or empty --import_dir and an import in which every file
+fails are one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 import sys
 
 from absl import app, flags, logging
@@ -21,6 +24,7 @@ _NUM_PROGRAMS = flags.DEFINE_integer("num_programs", 20_000, "Number of unique p
 _LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels: 1-3 dissertation, 4-7 TinyPy.")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
 _IMPORT_DIR = flags.DEFINE_string("import_dir", None, "Import this folder of *.lua/*.luax files instead.")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace a dataset that already exists in --out.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +34,7 @@ class MakeDatasetConfig:
     levels: tuple[int, ...]
     seed: int
     import_dir: str | None
+    overwrite: bool = False
 
 
 def parse_config() -> MakeDatasetConfig:
@@ -44,7 +49,25 @@ def parse_config() -> MakeDatasetConfig:
         raise ValueError(f"--levels must be distinct values from {list(LEVELS)}, got {_LEVELS.value!r}")
     if _NUM_PROGRAMS.value < 1:
         raise ValueError(f"--num_programs must be positive, got {_NUM_PROGRAMS.value}")
-    return MakeDatasetConfig(_OUT.value, _NUM_PROGRAMS.value, levels, _SEED.value, _IMPORT_DIR.value)
+    # pylint: disable=import-outside-toplevel
+    from jaxlua.data.importer import IMPORT_SUFFIXES
+    from jaxlua.data.writer import existing_dataset_files
+
+    out = pathlib.Path(_OUT.value).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is not a directory")
+    existing = existing_dataset_files(out)
+    if existing and not _OVERWRITE.value:
+        raise ValueError(f"--out {out} already holds a dataset ({', '.join(existing)}); "
+                         "pass --overwrite to replace it, or choose another folder")
+    if _IMPORT_DIR.value is not None:
+        import_dir = pathlib.Path(_IMPORT_DIR.value).expanduser()
+        if not import_dir.is_dir():
+            raise ValueError(f"--import_dir {import_dir} is not a directory")
+        if not any(p.suffix in IMPORT_SUFFIXES and p.is_file() for p in import_dir.rglob("*")):
+            raise ValueError(f"--import_dir {import_dir} holds no *.lua or *.luax files")
+    return MakeDatasetConfig(str(out), _NUM_PROGRAMS.value, levels, _SEED.value, _IMPORT_DIR.value,
+                             _OVERWRITE.value)
 
 
 def main(argv: list[str]) -> None:
@@ -57,14 +80,23 @@ def main(argv: list[str]) -> None:
         sys.stderr.write(f"make_dataset: {exc}\n")
         sys.exit(2)
     from jaxlua.data import build_dataset, import_lua_dir  # after flag checks: a bad flag fails fast
+    from jaxlua.data.importer import NothingImportedError
 
     if config.import_dir:
-        report = import_lua_dir(config.import_dir, config.out)
+        try:
+            report = import_lua_dir(config.import_dir, config.out, overwrite=config.overwrite)
+        except (NothingImportedError, FileExistsError) as exc:
+            sys.stderr.write(f"make_dataset: {exc}\n")
+            sys.exit(2)
         print(json.dumps({"out": config.out, "imported": report.imported, "duplicates": report.duplicates,
                           "failures": [{"file": f, "error": e} for f, e in report.failures],
                           "mismatched_outputs": report.mismatched}, indent=2))
         return
-    meta = build_dataset(config.out, config.num_programs, config.levels, config.seed)
+    try:
+        meta = build_dataset(config.out, config.num_programs, config.levels, config.seed, overwrite=config.overwrite)
+    except FileExistsError as exc:  # a dataset appeared in --out after the flag check
+        sys.stderr.write(f"make_dataset: {exc}\n")
+        sys.exit(2)
     logging.info("wrote %s", config.out)
     print(json.dumps({"out": config.out, "total": meta["total"], "counts": meta["counts"]}, indent=2))
 

@@ -4,16 +4,21 @@
 
 The in-editor use the dissertation motivates: source text in, predicted stdout out. The latency printed
 is from source text to decoded text with batch 1, once compiled (the first call, which compiles, is
-reported separately). A file that does not parse, or does not fit the model, is one line and exit code 2.
+reported separately). A file that does not parse, or does not fit the model, is one line and exit code 2; a
+file holding tokens the run's vocabulary lacks (`<UNK>` to the model) gets a one-line warning on stderr.
 """
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import sys
+from typing import Any
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from jaxlua.eval.cli import FlagError, check_workdir, fail, load_run, read_source
+from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.workdir import check_run_dir
+
 
 def define_flags() -> None:
     """Declare the flags (only when run as a script, so both scripts can be imported together)."""
@@ -39,12 +44,25 @@ class PredictArgs:
 
 def parse_args(values) -> PredictArgs:
     """Validate flag values (an absl FlagValues or any object with the same attributes)."""
-    workdir = check_workdir(values.workdir)
+    workdir = check_run_dir(values.workdir)
     path, source = read_source(values.file)
     if values.max_new_tokens is not None and values.max_new_tokens < 1:
         raise FlagError(f"--max_new_tokens must be >= 1; got {values.max_new_tokens}")
     return PredictArgs(workdir=workdir, file=path, source=source, max_new_tokens=values.max_new_tokens,
                        run_lua=values.run_lua)
+
+
+def read_source(file: str | None) -> tuple[pathlib.Path, str]:
+    """(path, UTF-8 text) of a Lua source file, or FlagError naming the problem."""
+    if not file:
+        raise FlagError("--file is required (the Lua program to predict)")
+    path = pathlib.Path(file).expanduser()
+    if not path.is_file():
+        raise FlagError(f"--file {file} is not a file")
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlagError(f"--file {file} cannot be read as UTF-8 text: {exc}") from None
 
 
 def show(title: str, text: str | None) -> str:
@@ -58,9 +76,25 @@ def show(title: str, text: str | None) -> str:
     return f"{title}\n{text}\n(no newline at end of output)"
 
 
+def unk_line(program_tokens: list[str], vocab: Any, file: str | pathlib.Path) -> str | None:
+    """The one warning line when the program holds tokens missing from the run's vocabulary (the model sees
+    `<UNK>` there), naming a few of them; None when it holds none."""
+    from jaxlua.eval.metrics import count_unk, unk_warning  # pylint: disable=import-outside-toplevel
+
+    ids = vocab.encode(program_tokens)
+    unk_tokens = count_unk(ids, vocab.unk_id)
+    warning = unk_warning(int(unk_tokens > 0), unk_tokens, 1)
+    if warning is None:
+        return None
+    unknown = list(dict.fromkeys(token for token, id_ in zip(program_tokens, ids) if id_ == vocab.unk_id))
+    shown = ", ".join(repr(token) for token in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+    return f"warning: {file}: {warning} (unknown: {shown})"
+
+
 def predict(args: PredictArgs) -> int:
     """Load the run, predict, print; returns the process exit code."""
     # pylint: disable=import-outside-toplevel
+    from jaxlua.cli.experiment import load_run
     from jaxlua.eval.decode import Decoder
     from jaxlua.eval.evaluator import device_info
     from jaxlua.eval.latency import timed_predict
@@ -68,11 +102,14 @@ def predict(args: PredictArgs) -> int:
 
     model, config, vocab, tokenizer = load_run(args.workdir)
     try:
-        tokenizer.program_tokens(args.source)
+        program_tokens = tokenizer.program_tokens(args.source)
     except LuaSyntaxError as exc:
         fail(f"{args.file}: does not parse: {exc}")
-    decoder = Decoder(model, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_len=config.max_len)
-    max_new_tokens = args.max_new_tokens or config.max_len - 1
+    warning = unk_line(program_tokens, vocab, args.file)
+    if warning:
+        print(warning, file=sys.stderr)
+    decoder = Decoder(model, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_len=config.model.max_len)
+    max_new_tokens = args.max_new_tokens or config.model.max_len - 1
     try:
         _, first_seconds = timed_predict(decoder, tokenizer, vocab, args.source, max_new_tokens=max_new_tokens)
     except ValueError as exc:  # the program is longer than the model's max_len
@@ -103,9 +140,15 @@ def main(argv: list[str]) -> None:
         fail(exc)
     if not FLAGS["verbosity"].present:  # an editor tool: show the answer, not the loading logs
         logging.set_verbosity(logging.WARNING)
-    raise SystemExit(predict(args))
+    from jaxlua.cli.experiment import BAD_INPUT_ERRORS  # pylint: disable=import-outside-toplevel
+
+    try:
+        code = predict(args)
+    except BAD_INPUT_ERRORS as exc:
+        fail(exc)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    run(main)

@@ -15,16 +15,17 @@ import csv
 import json
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
-from jaxlua.train.cli import FlagError, check_writable_dir, fail
-from jaxlua.train.config import CELLS, PRESETS, TrainConfig
+from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.workdir import check_writable_dir
+from jaxlua.config import CELLS, PRESETS, TrainConfig
 
 flags.DEFINE_string("workdir", "runs/sweep", "Root directory of the sweep (one sub-workdir per grid point).")
-flags.DEFINE_list("cells", ["rnn", "lstm", "gru", "mingru", "minlstm"], "Cells to train.")
+flags.DEFINE_list("cells", list(CELLS.names()), f"Cells to train, from {', '.join(CELLS.names())}.")
 flags.DEFINE_list("experts", ["0", "2", "4", "10"], "Numbers of experts (0 = no MoE), as in Table 6.3.")
 flags.DEFINE_list("attention", ["false"], "Attention settings to try: false, true or both.")
-flags.DEFINE_enum("preset", "default", sorted(PRESETS), "Preset every grid point starts from.")
+flags.DEFINE_string("preset", "default", f"Preset every grid point starts from: {', '.join(PRESETS)}.")
 flags.DEFINE_integer("steps", 300, "Training steps per grid point (the reduced budget).")
 flags.DEFINE_integer("hidden_dim", None, "Hidden size override (default: the preset's).")
 flags.DEFINE_integer("batch_size", None, "Batch size override (default: the preset's).")
@@ -58,9 +59,11 @@ def _bool(text: str) -> bool:
 
 def grid(values) -> list[tuple[str, TrainConfig]]:
     """(name, validated config) for every grid point; FlagError on the first bad value."""
+    if values.preset not in PRESETS:
+        raise FlagError(f"unknown preset {values.preset!r}; choose one of {', '.join(PRESETS)}")
     for cell in values.cells:
         if cell not in CELLS:
-            raise FlagError(f"unknown cell {cell!r} in --cells; choose from {', '.join(CELLS)}")
+            raise FlagError(f"unknown cell {cell!r} in --cells; choose from {', '.join(CELLS.names())}")
     try:
         experts = [int(e) for e in values.experts]
     except ValueError:
@@ -76,7 +79,7 @@ def grid(values) -> list[tuple[str, TrainConfig]]:
         "steps": values.steps,
         "seed": values.seed,
         "data_dir": values.data_dir,
-        "warmup_steps": min(preset.warmup_steps, values.steps // 10),
+        "warmup_steps": min(preset.warmup, values.steps // 10),
     }
     for name in ("hidden_dim", "batch_size"):
         if getattr(values, name) is not None:
@@ -85,9 +88,8 @@ def grid(values) -> list[tuple[str, TrainConfig]]:
     for cell in values.cells:
         for num_experts in experts:
             for attn in attention:
-                config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
                 try:
-                    config.validate()
+                    config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
                 except ValueError as exc:
                     raise FlagError(f"{cell}-e{num_experts}-a{int(attn)}: {exc}") from None
                 points.append((f"{cell}-e{num_experts}-a{int(attn)}", config))
@@ -97,10 +99,10 @@ def grid(values) -> list[tuple[str, TrainConfig]]:
 def table_row(name: str, config: TrainConfig, metrics: dict) -> dict:
     row = {
         "model": name,
-        "cell": config.cell,
-        "h": config.hidden_dim,
-        "expts": config.num_experts,
-        "attn": int(config.attention),
+        "cell": config.model.cell,
+        "h": config.model.hidden_dim,
+        "expts": config.model.num_experts,
+        "attn": int(config.model.attention),
         "train": config.steps,
         "train_seconds": metrics.get("train", {}).get("seconds"),
     }
@@ -137,8 +139,7 @@ def main(argv: list[str]) -> None:
     # pylint: disable=import-outside-toplevel
     from absl import logging
 
-    from jaxlua.train.run import EvalOptions, run_experiment
-    from jaxlua.train.cli import quiet_orbax_info_logs
+    from jaxlua.cli.experiment import EvalOptions, quiet_orbax_info_logs, run_experiment
 
     quiet_orbax_info_logs()
     root.mkdir(parents=True, exist_ok=True)
@@ -160,4 +161,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

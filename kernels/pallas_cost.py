@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from kernels.pallas_kernels import CELLS, DEFAULT_BLOCK_D, MASK_DTYPE, make_plan
+from kernels.gates import GATES
+from kernels.pallas_kernels import DEFAULT_BLOCK_D, MASK_DTYPE, make_plan
 
 
 def bytes_moved(
@@ -31,9 +32,9 @@ def bytes_moved(
     Counts the Pallas kernels of the plan ``chunk`` selects (as in the scans); the XLA combine over
     the ``[B, n_chunks, D]`` summaries between the passes is not counted.
     """
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(CELLS)}")
-    spec = CELLS[cell]
+    if cell not in GATES:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {sorted(GATES)}")
+    spec = GATES[cell]
     n, m = spec.num_inputs, spec.num_decay_inputs
     plan = make_plan((B, T, D), block_d=block_d, chunk=chunk, interpret=True, num_warps=None,
                      num_stages=None, unroll=1)

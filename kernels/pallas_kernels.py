@@ -1,7 +1,7 @@
 """Kernel bodies and launch plans of the fused Pallas scans (the public entry points are in pallas_scan.py).
 
-A *cell* turns one time step of raw inputs (fp32 rows of ``block_d`` hidden units) into the affine map
-``h -> a h + b``; a *plan* fixes the grid ``(B, ceil(D / block_d), n_chunks)``: each program owns one batch
+A *gate* (``kernels.gates.Gate``, the one home of the cells' gate math) turns one time step of raw inputs
+(fp32 rows of ``block_d`` hidden units) into the affine map ``h -> a h + b``; a *plan* fixes the grid ``(B, ceil(D / block_d), n_chunks)``: each program owns one batch
 row, ``block_d`` hidden units and one chunk of time, and walks its chunk sequentially with the carry in fp32
 registers. Four kernels share that walk: the forward scan, the forward chunk summary (first pass of the
 two-pass form), the backward chunk summary and the backward scan. With an optional per-step mask ``[B, T]``
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
-
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pltriton
+
+from kernels.gates import Gate
 
 DEFAULT_BLOCK_D = 128  # hidden units per program: one warp, 4 fp32 per thread (128-bit loads)
 TARGET_PROGRAMS = 1024  # below this many (row, block) programs, split time into chunks
@@ -28,49 +28,6 @@ DEFAULT_UNROLL = 4  # time steps per loop iteration whose loads are in flight to
 MASK_DTYPE = jnp.int32  # the [B, T] step mask as the kernels read it (0 = carry the state unchanged)
 
 F32 = jnp.float32
-
-
-# ----------------------------------------------------------------------------- gate functions
-
-
-def g(x: jax.Array) -> jax.Array:
-    """The minGRU paper's positive activation: x + 0.5 for x >= 0, sigmoid(x) below."""
-    return jnp.where(x >= 0, x + 0.5, jax.nn.sigmoid(x))
-
-
-def _linear_gates(log_a, log_b):
-    return jnp.exp(log_a), jnp.exp(log_b)
-
-
-def _mingru_gates(k, h_tilde):
-    return jax.nn.sigmoid(-k), jax.nn.sigmoid(k) * g(h_tilde)
-
-
-def _minlstm_decay_logit(f, i):
-    return jax.nn.softplus(-i) - jax.nn.softplus(-f)  # log s(f) - log s(i)
-
-
-def _minlstm_gates(f, i, h_tilde):
-    d = _minlstm_decay_logit(f, i)
-    return jax.nn.sigmoid(d), jax.nn.sigmoid(-d) * g(h_tilde)
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """How one time step of raw inputs (fp32 rows) becomes (a, b); ``decay`` uses the first m inputs."""
-
-    name: str
-    num_inputs: int
-    num_decay_inputs: int
-    gates: Callable[..., tuple[jax.Array, jax.Array]]
-    decay: Callable[..., jax.Array]
-
-
-CELLS = {
-    "linear": Cell("linear", 2, 1, _linear_gates, jnp.exp),
-    "mingru": Cell("mingru", 2, 1, _mingru_gates, lambda k: jax.nn.sigmoid(-k)),
-    "minlstm": Cell("minlstm", 3, 2, _minlstm_gates, lambda f, i: jax.nn.sigmoid(_minlstm_decay_logit(f, i))),
-}
 
 
 # ----------------------------------------------------------------------------- plan
@@ -162,8 +119,8 @@ def _split_inputs(refs, count: int, plan: Plan):
     return inputs, None, refs
 
 
-def _masked_gates(cell: Cell, xs, keep):
-    a, b = cell.gates(*xs)
+def _masked_gates(cell: Gate, xs, keep):
+    a, b = cell.linear(*xs)
     if keep is None:
         return a, b
     return jnp.where(keep, a, 1.0), jnp.where(keep, b, 0.0)
@@ -196,7 +153,7 @@ def _chunk_loop(plan: Plan, load, update, init, *, reverse: bool = False):
 # ----------------------------------------------------------------------------- kernels
 
 
-def forward_kernel(*refs, cell: Cell, plan: Plan):
+def forward_kernel(*refs, cell: Gate, plan: Plan):
     """h over the chunk from its initial state; writes h."""
     x_refs, step_ref, (start_ref, h_ref) = _split_inputs(refs, cell.num_inputs, plan)
     mask = _lane_mask(plan.block_d, plan.hidden)
@@ -213,7 +170,7 @@ def forward_kernel(*refs, cell: Cell, plan: Plan):
     _chunk_loop(plan, load, update, _load(start_ref, mask))
 
 
-def forward_summary_kernel(*refs, cell: Cell, plan: Plan):
+def forward_summary_kernel(*refs, cell: Gate, plan: Plan):
     """The chunk as one affine map h -> A h + H from zero: writes (A, H) per chunk."""
     x_refs, step_ref, (prod_ref, end_ref) = _split_inputs(refs, cell.num_inputs, plan)
     mask = _lane_mask(plan.block_d, plan.hidden)
@@ -232,7 +189,7 @@ def forward_summary_kernel(*refs, cell: Cell, plan: Plan):
     _store(end_ref, h, mask)
 
 
-def backward_summary_kernel(*refs, cell: Cell, plan: Plan):
+def backward_summary_kernel(*refs, cell: Gate, plan: Plan):
     """The reverse chunk as one affine map on the gradient carry: writes (A, G) per chunk."""
     x_refs, step_ref, (dh_ref, prod_ref, out_ref) = _split_inputs(refs, cell.num_decay_inputs, plan)
     mask = _lane_mask(plan.block_d, plan.hidden)
@@ -254,7 +211,7 @@ def backward_summary_kernel(*refs, cell: Cell, plan: Plan):
     _store(out_ref, g_out, mask)
 
 
-def backward_kernel(*refs, cell: Cell, plan: Plan):
+def backward_kernel(*refs, cell: Gate, plan: Plan):
     """Reverse scan of the gradient carry; pulls each step's (g h_{t-1}, g) back to the raw inputs."""
     n = cell.num_inputs
     x_refs, step_ref, refs = _split_inputs(refs, n, plan)
@@ -270,7 +227,7 @@ def backward_kernel(*refs, cell: Cell, plan: Plan):
     def update(t, valid, row, carry):
         xs, dh, h_prev, keep = row
         grad = carry + dh
-        (a, _), gates_vjp = jax.vjp(cell.gates, *xs)
+        (a, _), gates_vjp = jax.vjp(cell.linear, *xs)
         dxs = gates_vjp((grad * h_prev, grad))
         if keep is not None:  # a masked step is the identity: no input gradient, the carry passes through
             a = jnp.where(keep, a, 1.0)
@@ -286,7 +243,7 @@ def backward_kernel(*refs, cell: Cell, plan: Plan):
 # ----------------------------------------------------------------------------- launch
 
 
-def launch(kernel, cell: Cell, plan: Plan, in_kinds: str, out_kinds: str, out_dtypes, name: str):
+def launch(kernel, cell: Gate, plan: Plan, in_kinds: str, out_kinds: str, out_dtypes, name: str):
     """``kernel`` as a pallas_call on the plan's grid.
 
     Kinds: 's' = [B, T, D] sequence, 'c' = [B, n_chunks, D] per-chunk vector, 'm' = [B, T] step mask.

@@ -1,14 +1,15 @@
 """Fused Pallas GPU kernels for the gated linear recurrence of MinGRU / MinLSTM.
 
 Every entry point computes ``h_t = a_t * h_{t-1} + b_t`` over inputs ``[B, T, D]`` (time on axis 1) and
-differs only in the *gate function* that turns one time step of raw inputs into ``(a_t, b_t)`` inside
-the kernel, so gates are never materialised in HBM:
+differs only in the *gate* (``kernels.gates.GATES``, shared with the cells and the other scans) that turns
+one time step of raw inputs into ``(a_t, b_t)`` inside the kernel, so gates are never materialised in HBM.
+``fused_scan(gate, xs, h0, mask)`` runs any of them; the named entry points are:
 
 - ``pallas_linear_scan(log_a, log_b, h0)``: ``a = exp(log_a)``, ``b = exp(log_b)``.
 - ``mingru_scan(k, h_tilde, h0)``: ``a = 1 - sigmoid(k)``, ``b = sigmoid(k) * g(h_tilde)``.
 - ``minlstm_scan(f, i, h_tilde, h0)``: ``a = f'``, ``b = i' * g(h_tilde)`` with the normalised gates
-  ``f' = s(f) / (s(f) + s(i))``, ``i' = s(i) / (s(f) + s(i))`` (computed as ``sigmoid(+-d)``,
-  ``d = softplus(-i) - softplus(-f)``, which never divides by zero), ``g`` as in the minGRU paper.
+  ``f' = s(f) / (s(f) + s(i))``, ``i' = s(i) / (s(f) + s(i))`` (``kernels.gates.minlstm_logit``, which
+  never divides by zero), ``g`` as in the minGRU paper.
 
 Every entry point also takes ``mask`` ``[B, T]`` (bool or int; None = every step kept): where it is
 False the step is the identity (``a = 1, b = 0``), so h is carried unchanged through padding, the
@@ -47,7 +48,8 @@ Hopper and ROCm, and maps this per-row sequential loop directly onto one ``scf.f
 become 128-bit vector loads. The launch constants in pallas_kernels.py are first guesses to be tuned on a GPU.
 
 Layout of the package: this module holds the entry points and the custom VJP; ``pallas_kernels`` the
-kernel bodies, gate functions and launch plans; ``pallas_cost`` the HBM traffic (``bytes_moved``).
+kernel bodies and launch plans; ``kernels.gates`` the gate math; ``pallas_cost`` the HBM traffic
+(``bytes_moved``).
 """
 
 from __future__ import annotations
@@ -60,14 +62,15 @@ import jax.numpy as jnp
 from jax import lax
 
 from kernels.pallas_cost import bytes_moved
+from kernels.gates import Gate, get_gate
 from kernels.pallas_kernels import (
-    CELLS, DEFAULT_BLOCK_D, DEFAULT_UNROLL, F32, MASK_DTYPE, MIN_CHUNK, TARGET_PROGRAMS, Cell, Plan,
+    DEFAULT_BLOCK_D, DEFAULT_UNROLL, F32, MASK_DTYPE, MIN_CHUNK, TARGET_PROGRAMS, Plan,
     backward_kernel, backward_summary_kernel, choose_chunk, forward_kernel, forward_summary_kernel, launch,
     make_plan,
 )
 
 __all__ = ["DEFAULT_BLOCK_D", "DEFAULT_UNROLL", "MIN_CHUNK", "TARGET_PROGRAMS", "bytes_moved", "choose_chunk",
-           "mingru_scan", "minlstm_scan", "pallas_linear_scan"]
+           "fused_scan", "mingru_scan", "minlstm_scan", "pallas_linear_scan"]
 
 _choose_chunk = choose_chunk  # the name tests and older callers use
 
@@ -87,7 +90,7 @@ def _chunk_ends(prod: jax.Array, local_end: jax.Array, init: jax.Array) -> jax.A
     return prod_cum * init[:, None] + end_cum
 
 
-def _forward(cell: Cell, plan: Plan, xs, h0, step_mask):
+def _forward(cell: Gate, plan: Plan, xs, h0, step_mask):
     n, dtype = cell.num_inputs, xs[0].dtype
     extra, extra_kinds = ((step_mask,), "m") if plan.masked else ((), "")
     h0 = h0.astype(F32)
@@ -105,7 +108,7 @@ def _forward(cell: Cell, plan: Plan, xs, h0, step_mask):
     return h, starts
 
 
-def _backward(cell: Cell, plan: Plan, xs, step_mask, h, starts, dh):
+def _backward(cell: Gate, plan: Plan, xs, step_mask, h, starts, dh):
     n, m = cell.num_inputs, cell.num_decay_inputs
     extra, extra_kinds = ((step_mask,), "m") if plan.masked else ((), "")
     zeros = jnp.zeros((plan.batch, 1, plan.hidden), F32)
@@ -127,7 +130,7 @@ def _backward(cell: Cell, plan: Plan, xs, step_mask, h, starts, dh):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _scan(cell: Cell, plan: Plan, xs: tuple, h0: jax.Array, step_mask: jax.Array | None) -> jax.Array:
+def _scan(cell: Gate, plan: Plan, xs: tuple, h0: jax.Array, step_mask: jax.Array | None) -> jax.Array:
     return _forward(cell, plan, xs, h0, step_mask)[0]
 
 
@@ -148,27 +151,36 @@ _scan.defvjp(_scan_fwd, _scan_bwd)
 # ----------------------------------------------------------------------------- public API
 
 
-def _run(cell_name: str, xs, h0, mask, options: dict) -> jax.Array:
-    cell = CELLS[cell_name]
+def fused_scan(
+    gate: str, xs, h0: jax.Array | None = None, mask: jax.Array | None = None, *,
+    interpret: bool | None = None, block_d: int = DEFAULT_BLOCK_D, chunk: int | None = None,
+    unroll: int = DEFAULT_UNROLL, num_warps: int | None = None, num_stages: int | None = None,
+) -> jax.Array:
+    """The fused scan of `kernels.gates.GATES[gate]` over its raw inputs `xs` (options: module docstring)."""
+    cell = get_gate(gate)
+    options = dict(interpret=interpret, block_d=block_d, chunk=chunk, unroll=unroll,
+                   num_warps=num_warps, num_stages=num_stages)
+    if len(xs) != cell.num_inputs:
+        raise ValueError(f"{gate} scan: takes {cell.num_inputs} inputs, got {len(xs)}")
     xs = tuple(jnp.asarray(x) for x in xs)
     shape, dtype = xs[0].shape, xs[0].dtype
     if any(x.ndim != 3 or x.shape != shape for x in xs):
-        raise ValueError(f"{cell_name} scan: inputs must all be [B, T, D] of one shape, got "
+        raise ValueError(f"{gate} scan: inputs must all be [B, T, D] of one shape, got "
                          f"{[tuple(x.shape) for x in xs]}")
     if any(x.dtype != dtype for x in xs) or not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"{cell_name} scan: inputs must share one floating dtype, got {[x.dtype for x in xs]}")
+        raise ValueError(f"{gate} scan: inputs must share one floating dtype, got {[x.dtype for x in xs]}")
     if min(shape) < 1:
-        raise ValueError(f"{cell_name} scan: empty input of shape {shape}")
+        raise ValueError(f"{gate} scan: empty input of shape {shape}")
     if math.prod(shape) >= 2**31:
-        raise ValueError(f"{cell_name} scan: B*T*D for {shape} overflows the kernels' int32 offsets")
+        raise ValueError(f"{gate} scan: B*T*D for {shape} overflows the kernels' int32 offsets")
     if h0 is None:
         h0 = jnp.zeros((shape[0], shape[2]), F32)
     elif jnp.shape(h0) != (shape[0], shape[2]) or not jnp.issubdtype(jnp.result_type(h0), jnp.floating):
-        raise ValueError(f"{cell_name} scan: h0 must be a floating [B, D] = {(shape[0], shape[2])} array, "
+        raise ValueError(f"{gate} scan: h0 must be a floating [B, D] = {(shape[0], shape[2])} array, "
                          f"got {jnp.shape(h0)} {jnp.result_type(h0)}")
     if mask is not None:
         if jnp.shape(mask) != shape[:2] or jnp.issubdtype(jnp.result_type(mask), jnp.floating):
-            raise ValueError(f"{cell_name} scan: mask must be a bool or integer [B, T] = {shape[:2]} array, "
+            raise ValueError(f"{gate} scan: mask must be a bool or integer [B, T] = {shape[:2]} array, "
                              f"got {jnp.shape(mask)} {jnp.result_type(mask)}")
         mask = (jnp.asarray(mask) != 0).astype(MASK_DTYPE)
     plan = make_plan(shape, masked=mask is not None, **options)
@@ -181,9 +193,8 @@ def pallas_linear_scan(
     unroll: int = DEFAULT_UNROLL, num_warps: int | None = None, num_stages: int | None = None,
 ) -> jax.Array:
     """h_t = exp(log_a_t) h_{t-1} + exp(log_b_t) over axis 1 of [B, T, D] (options: module docstring)."""
-    options = dict(interpret=interpret, block_d=block_d, chunk=chunk, unroll=unroll,
-                   num_warps=num_warps, num_stages=num_stages)
-    return _run("linear", (log_a, log_b), h0, mask, options)
+    return fused_scan("linear", (log_a, log_b), h0, mask, interpret=interpret, block_d=block_d, chunk=chunk,
+                      unroll=unroll, num_warps=num_warps, num_stages=num_stages)
 
 
 def mingru_scan(
@@ -192,9 +203,8 @@ def mingru_scan(
     unroll: int = DEFAULT_UNROLL, num_warps: int | None = None, num_stages: int | None = None,
 ) -> jax.Array:
     """MinGRU from raw pre-activations: h_t = (1 - z) h_{t-1} + z g(h~), z = sigmoid(k); masked steps carry h."""
-    options = dict(interpret=interpret, block_d=block_d, chunk=chunk, unroll=unroll,
-                   num_warps=num_warps, num_stages=num_stages)
-    return _run("mingru", (k, h_tilde), h0, mask, options)
+    return fused_scan("mingru", (k, h_tilde), h0, mask, interpret=interpret, block_d=block_d, chunk=chunk,
+                      unroll=unroll, num_warps=num_warps, num_stages=num_stages)
 
 
 def minlstm_scan(
@@ -203,6 +213,5 @@ def minlstm_scan(
     unroll: int = DEFAULT_UNROLL, num_warps: int | None = None, num_stages: int | None = None,
 ) -> jax.Array:
     """MinLSTM from raw pre-activations: h_t = f' h_{t-1} + i' g(h~) with f' + i' = 1; masked steps carry h."""
-    options = dict(interpret=interpret, block_d=block_d, chunk=chunk, unroll=unroll,
-                   num_warps=num_warps, num_stages=num_stages)
-    return _run("minlstm", (f, i, h_tilde), h0, mask, options)
+    return fused_scan("minlstm", (f, i, h_tilde), h0, mask, interpret=interpret, block_d=block_d, chunk=chunk,
+                      unroll=unroll, num_warps=num_warps, num_stages=num_stages)

@@ -1,41 +1,43 @@
-"""Linear-recurrence scans `h_t = a_t * h_{t-1} + b_t` behind one function with an AUTO choice.
+"""Linear-recurrence scans `h_t = a_t * h_{t-1} + b_t` behind one dispatcher with an AUTO choice.
 
 Inputs are `[B, T, D]` with time on axis 1; `h0` is `[B, D]` (zero when omitted); the result `h` is
 `[B, T, D]` in linear space. Whatever the input dtype, the recurrence is carried and returned in float32
-(bf16 cannot hold a long product of gates). Methods:
+(bf16 cannot hold a long product of gates). `gated_scan(gate, inputs, h0, mask, method)` is the one place a
+method is resolved and run: the gate (`kernels.gates`) turns the raw inputs into `(a, b)` in the form the
+backend needs, so the cells pass their pre-activations and never choose a path themselves;
+`linear_scan(log_a, log_b, ...)` is `gated_scan` with the "linear" gate. Backends (`BACKENDS`; their names, with
+"auto", are `jaxlua.config.SCAN_METHODS`):
 
-- "sequential": `lax.scan` over time in linear space. O(T) depth, the fastest on CPU.
+- "sequential": `lax.scan` over time on the linear-space gates (no logs). O(T) depth, the fastest on CPU.
 - "associative": `lax.associative_scan` over `(log a, log b)` pairs combined with the stable
   `(a1 + a2, logaddexp(b1 + a2, b2))`; O(log T) depth. Error stays near fp32 epsilon at any length.
 - "heinsen": the two-cumsum form `h = exp(a* + logcumsumexp(log b - a*))`, `a* = cumsum(log a)`. Kept only as
   a reference: it cancels large terms, so its error grows with T (see results/bench_scan_*.json).
-- "pallas": the fused GPU kernel `kernels.pallas_scan.pallas_linear_scan` (imported lazily; Triton on a GPU,
-  interpreted elsewhere, so off a GPU it is a correctness path only). MinGRU and MinLSTM with this method skip
-  `linear_scan` altogether: they call the fused `mingru_scan` / `minlstm_scan` on their raw pre-activations,
-  which compute the gates inside the kernel (no gates or logs in memory) and take the padding mask directly.
+- "pallas": the fused kernel `kernels.pallas_scan.fused_scan` (imported lazily; Triton on a GPU, interpreted
+  elsewhere, so off a GPU it is a correctness path only). It takes the raw inputs and the mask and computes the
+  gates in registers: neither the gates nor their logs reach memory.
 - "auto": per backend, from `AUTO_METHOD` below.
 
 The log-space methods need `b > 0` (their input is `log b`); MinGRU and MinLSTM satisfy this because
-`g(x) > 0`. `h0` may have any sign: it enters as `exp(cumsum(log a)) * h0`, never through a log.
+`g(x) > 0`. `h0` may have any sign: it enters as `exp(cumsum(log a)) * h0`, never through a log. Where `mask`
+[B, T] is False the step is the identity, so h is carried through padding unchanged.
 """
 from __future__ import annotations
+
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
-METHODS = ("auto", "sequential", "associative", "heinsen", "pallas")
+from jaxlua.config import SCAN_METHODS
+from kernels.gates import Gate, get_gate, mask_linear, mask_log
 
-# method="auto" per backend, chosen from measurements, not habit. Keep this table in step with
-# results/bench_scan_<backend>.json (written by `python -m experiments.bench_scan`).
-#   cpu (results/bench_scan_cpu.json: 2 shared x86 cores, jax 0.10.2, B=32, D=256, median of 3, forward ms):
-#        T=256: sequential 30, associative 210, heinsen 1280;  T=4096: sequential 758, associative 3154
-#        (forward+backward at T=4096: 1608 vs 5196)                                      -> "sequential".
-#   gpu: NOT YET MEASURED (no results/bench_scan_gpu.json). "associative" for now: the parallel scan has O(log T)
-#        depth against T dependent steps for lax.scan. The GPU suite (`python -m experiments.bench_scan` on a GPU)
-#        times MinGRU fwd+bwd through each method the cells can take (sequential, associative, fused Pallas) at
-#        the issue-6 shapes and writes its pick as `recommended_auto_method`; switch "gpu" to that value (e.g.
-#        "pallas") only once the committed results/bench_scan_gpu.json shows it faster.
-#   tpu: unmeasured; "associative" (the Pallas kernels lower through Triton, GPU only).
+METHODS = SCAN_METHODS.names()
+
+# method="auto" per backend, chosen from measurements, not habit: the figures are in
+# results/bench_scan_<backend>.json (`python -m experiments.bench_scan` writes them, with the method it
+# recommends; a test checks this table against every such file). A backend without a file gets "associative":
+# the parallel scan has O(log T) depth against T dependent steps for lax.scan.
 AUTO_METHOD = {"cpu": "sequential", "gpu": "associative", "tpu": "associative"}
 
 # Stand-in for log(0) inside the log-space methods: exp() of it is exactly 0 in fp32, yet logaddexp and its
@@ -46,20 +48,20 @@ LOG_ZERO = -1e30
 def resolve_method(method: str, backend: str | None = None) -> str:
     """Map "auto" to a concrete method for `backend` (default: JAX's default backend); check the name."""
     if method not in METHODS:
-        raise ValueError(f"unknown scan method {method!r}; expected one of {METHODS}")
+        raise ValueError(f"unknown scan method {method!r}; expected one of {', '.join(METHODS)}")
     if method != "auto":
         return method
     backend = backend or jax.default_backend()
     return AUTO_METHOD.get(backend, "associative")
 
 
-def _check(name_a: str, x_a: jax.Array, name_b: str, x_b: jax.Array, h0: jax.Array | None) -> None:
-    if x_a.ndim != 3 or x_a.shape != x_b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must both be [B, T, D] with equal shapes; got {x_a.shape} and {x_b.shape}"
-        )
-    if h0 is not None and h0.shape != (x_a.shape[0], x_a.shape[2]):
-        raise ValueError(f"h0 must be [B, D] = {(x_a.shape[0], x_a.shape[2])}; got {h0.shape}")
+def _check(names: Sequence[str], xs: Sequence[jax.Array], h0: jax.Array | None) -> None:
+    shape = xs[0].shape
+    if len(shape) != 3 or any(x.shape != shape for x in xs):
+        shapes = " and ".join(str(x.shape) for x in xs)
+        raise ValueError(f"{' and '.join(names)} must all be [B, T, D] with equal shapes; got {shapes}")
+    if h0 is not None and h0.shape != (shape[0], shape[2]):
+        raise ValueError(f"h0 must be [B, D] = {(shape[0], shape[2])}; got {h0.shape}")
 
 
 def _h0_f32(h0: jax.Array | None, like: jax.Array) -> jax.Array:
@@ -81,12 +83,8 @@ def _sequential_linear(a: jax.Array, b: jax.Array, h0: jax.Array) -> jax.Array:
 
 
 def linear_scan_linear(a: jax.Array, b: jax.Array, h0: jax.Array | None = None) -> jax.Array:
-    """Sequential scan taking the linear-space `a, b` directly (no logs; any sign of `b`).
-
-    The cells use this when the chosen method is "sequential" (CPU), where taking logs only to exponentiate
-    them again would be wasted work.
-    """
-    _check("a", a, "b", b, h0)
+    """Sequential scan taking the linear-space `a, b` directly (no logs; any sign of `b`)."""
+    _check(("a", "b"), (a, b), h0)
     return _sequential_linear(a.astype(jnp.float32), b.astype(jnp.float32), _h0_f32(h0, a))
 
 
@@ -141,14 +139,60 @@ def _heinsen(log_a: jax.Array, log_b: jax.Array, h0: jax.Array) -> jax.Array:
     return jnp.exp(a_star) * h0[:, None, :] + jnp.exp(log_h)
 
 
-def _pallas(log_a: jax.Array, log_b: jax.Array, h0: jax.Array) -> jax.Array:
+# ----------------------------------------------------------------------------- the dispatcher
+
+Backend = Callable[[Gate, tuple, jax.Array, "jax.Array | None"], jax.Array]
+
+
+def _run_sequential(gate: Gate, xs: tuple, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
+    return _sequential_linear(*mask_linear(*gate.linear(*xs), mask), h0)
+
+
+def _run_associative(gate: Gate, xs: tuple, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
+    return _associative(*mask_log(*gate.log(*xs), mask), h0)
+
+
+def _run_heinsen(gate: Gate, xs: tuple, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
+    return _heinsen(*mask_log(*gate.log(*xs), mask), h0)
+
+
+def _run_pallas(gate: Gate, xs: tuple, h0: jax.Array, mask: jax.Array | None) -> jax.Array:
     try:
-        from kernels.pallas_scan import pallas_linear_scan
+        from kernels.pallas_scan import fused_scan  # pylint: disable=import-outside-toplevel (optional)
     except ImportError as err:  # the fused kernel is optional; say why it is unavailable
         raise RuntimeError(
-            f"scan method 'pallas' is unavailable: cannot import kernels.pallas_scan.pallas_linear_scan ({err})"
+            f"scan method 'pallas' is unavailable: cannot import kernels.pallas_scan.fused_scan ({err})"
         ) from err
-    return pallas_linear_scan(log_a, log_b, h0).astype(jnp.float32)
+    return fused_scan(gate.name, xs, h0, mask).astype(jnp.float32)
+
+
+# Every concrete method of SCAN_METHODS ("auto" resolves to one of these); a test checks the two agree.
+BACKENDS: dict[str, Backend] = {
+    "sequential": _run_sequential,
+    "associative": _run_associative,
+    "heinsen": _run_heinsen,
+    "pallas": _run_pallas,
+}
+
+
+def gated_scan(
+    gate: str, inputs: Sequence[jax.Array], h0: jax.Array | None = None, mask: jax.Array | None = None,
+    method: str = "auto",
+) -> jax.Array:
+    """h [B, T, D] float32 of `h_t = a_t h_{t-1} + b_t`, `(a_t, b_t)` = the gate `gate` of the raw `inputs`.
+
+    `inputs` are the gate's `[B, T, D]` pre-activations (`kernels.gates.GATES[gate].num_inputs` of them, h̃
+    last); `mask` [B, T] (bool) keeps h unchanged where False. `method` is resolved here, once.
+    """
+    spec = get_gate(gate)
+    if len(inputs) != spec.num_inputs:
+        raise ValueError(f"gate {gate!r} takes {spec.num_inputs} inputs; got {len(inputs)}")
+    _check([f"{gate} input {i}" for i in range(len(inputs))], inputs, h0)
+    if mask is not None and mask.shape != inputs[0].shape[:2]:
+        raise ValueError(f"mask must be [B, T] = {inputs[0].shape[:2]}; got {mask.shape}")
+    backend = BACKENDS[resolve_method(method)]
+    xs = tuple(x.astype(jnp.float32) for x in inputs)
+    return backend(spec, xs, _h0_f32(h0, xs[0]), mask)
 
 
 def linear_scan(
@@ -159,15 +203,5 @@ def linear_scan(
     `log_b = -inf` (or <= LOG_ZERO) means `b = 0`; `log_a = 0, log_b = -inf` carries the state unchanged,
     which is how callers mask padded positions.
     """
-    _check("log_a", log_a, "log_b", log_b, h0)
-    method = resolve_method(method)
-    log_a = log_a.astype(jnp.float32)
-    log_b = log_b.astype(jnp.float32)
-    h0 = _h0_f32(h0, log_a)
-    if method == "sequential":
-        return _sequential_linear(jnp.exp(log_a), jnp.exp(log_b), h0)
-    if method == "associative":
-        return _associative(log_a, log_b, h0)
-    if method == "heinsen":
-        return _heinsen(log_a, log_b, h0)
-    return _pallas(log_a, log_b, h0)
+    _check(("log_a", "log_b"), (log_a, log_b), h0)
+    return gated_scan("linear", (log_a, log_b), h0, method=method)

@@ -1,7 +1,9 @@
-"""Smoke test of experiments/bench_train_step.py and experiments/bench_inference.py at tiny sizes.
+"""Smoke tests of every benchmark suite at tiny sizes, and their one way of refusing bad flags.
 
-Runs each benchmark's `run` on one cheap model and checks the JSON shape and the sanity of the numbers; checks
-that bad options are one clear error (exit code 2 from the command line).
+Each suite's `run` goes through the same code as the command line on one cheap model and writes its JSON with
+the shared writer into tmp_path (never results/); the tests check the JSON's shape and the sanity of the
+numbers. The GPU scan suite runs with its Pallas kernels interpreted. Bad options are one clear error, and
+exit code 2 with one line from the command line.
 """
 
 import json
@@ -11,8 +13,10 @@ import sys
 
 import pytest
 
-from experiments import bench_inference, bench_train_step
-from jaxlua.train import PRESETS
+from experiments import bench_common, bench_inference, bench_scan, bench_torch, bench_train_step
+from experiments.bench_scan_cpu import AUTO_CANDIDATES, CpuSuiteConfig, run_cpu_suite
+from experiments.bench_scan_gpu import GpuSuiteConfig, run_gpu_suite
+from jaxlua.config import PRESETS
 
 TINY_TRAIN = dict(cells=("mingru",), batch=2, embed=8, hidden=12, vocab=16, seq_len=6, warmup=1, repeats=2)
 TINY_INFERENCE = dict(
@@ -29,12 +33,31 @@ TINY_INFERENCE = dict(
     batch=3,
     batch_runs=1,
 )
+TINY_SCAN_CPU = dict(batch=2, dim=4, lengths=(8,), methods=("sequential", "associative"), cells=("gru", "mingru"),
+                     error_lengths=(16,), error_dim=2, repeats=1)
+TINY_SCAN_GPU = dict(shapes=((2, 8, 16),), dtypes=("float32",), train_lengths=(6,), train_batch=2, train_embed=8,
+                     train_hidden=16, train_vocab=16, error_lengths=(8,), error_dim=2, repeats=1)
 ENV_KEYS = {"date", "backend", "device", "jax", "cpus", "load_avg_1m_5m_15m_at_start", "load_avg_1m_5m_15m_at_end"}
 
 
-def test_train_step_benchmark_tiny():
-    result = bench_train_step.run(bench_train_step.Options(**TINY_TRAIN))
-    json.dumps(result)  # serialisable as printed
+def written(result: dict, tmp_path, name: str) -> dict:
+    """`result` through the shared writer into tmp_path, read back."""
+    path = bench_common.write_result(result, tmp_path / f"{name}.json", name)
+    assert path.parent == tmp_path
+    return json.loads(path.read_text())
+
+
+def test_time_call_times_each_call_after_warmup():
+    calls = []
+    times = bench_common.time_call(lambda: calls.append(1), repeats=3, warmup=2)
+    assert len(times) == 3 and len(calls) == 5 and all(t >= 0 for t in times)
+    assert bench_common.stats([1.0, 2.0, 3.0])["p50"] == 2.0
+    with pytest.raises(ValueError, match="repeats"):
+        bench_common.time_call(lambda: None, repeats=0)
+
+
+def test_train_step_benchmark_tiny(tmp_path):
+    result = written(bench_train_step.run(bench_train_step.Options(**TINY_TRAIN)), tmp_path, "bench_train_step")
     assert result["benchmark"] == "train_step"
     assert ENV_KEYS <= set(result["environment"])
     assert result["sizes"] == {"batch": 2, "embed": 8, "hidden": 12, "vocab": 16, "seq_len": 6, "num_layers": 1}
@@ -69,9 +92,8 @@ def test_step_matmul_gflop_counts_projection_recurrence_and_head():
     assert bench_train_step.gemm_shape(options) == (rows, 900, 3600)
 
 
-def test_inference_benchmark_tiny():
-    result = bench_inference.run(bench_inference.Options(**TINY_INFERENCE))
-    json.dumps(result)
+def test_inference_benchmark_tiny(tmp_path):
+    result = written(bench_inference.run(bench_inference.Options(**TINY_INFERENCE)), tmp_path, "bench_inference")
     assert result["benchmark"] == "inference"
     assert ENV_KEYS <= set(result["environment"])
     assert "random" in result["protocol"]["weights"]
@@ -82,35 +104,111 @@ def test_inference_benchmark_tiny():
     assert row["config"]["hidden_dim"] == 8 and row["config"]["vocab_size"] == 16
 
 
+def test_scan_cpu_suite_tiny(tmp_path):
+    result = written(run_cpu_suite(CpuSuiteConfig(**TINY_SCAN_CPU)), tmp_path, "bench_scan")
+    assert result["suite"] == "cpu" and ENV_KEYS <= set(result["environment"])
+    methods = {row["method"] for row in result["scans"]}
+    assert methods == {"sequential", "associative"}
+    assert all(row["fwd_ms"] > 0 and row["fwd_bwd_ms"] > 0 for row in result["scans"])
+    cells = {(row["cell"], row["method"]) for row in result["cells"]}
+    assert cells == {("gru", "lax.scan"), ("mingru", "auto"), ("mingru", "associative")}
+    assert [row["T"] for row in result["mingru_parallel_over_gru"]] == [8]
+    assert result["recommended_auto_method"] in AUTO_CANDIDATES
+    errors = {(row["method"], row["input_dtype"]): row["max_rel_err"] for row in result["scan_error_vs_float64"]}
+    assert errors[("associative", "float32")] < 1e-5 and errors[("sequential", "float32")] < 1e-5
+
+
+def test_scan_gpu_suite_runs_interpreted_tiny(tmp_path):
+    """The GPU suite's code path on CPU: every scan variant (Pallas interpreted) and every train step runs."""
+    result = written(run_gpu_suite(GpuSuiteConfig(**TINY_SCAN_GPU)), tmp_path, "bench_scan_gpu")
+    assert result["suite"] == "gpu" and ENV_KEYS <= set(result["environment"])
+    failed = [row for row in result["scans"] + result["train_steps"] if "error" in row]
+    assert not failed, failed
+    variants = {row["method"] for row in result["scans"]}
+    assert {"sequential", "associative", "heinsen", "pallas", "mingru_fused"} <= variants
+    fused = next(row for row in result["scans"] if row["method"] == "mingru_fused")
+    assert fused["kernel_bytes_fwd"] > 0 and fused["fwd_GBps"] >= 0 and "fwd_frac_peak" in fused
+    assert {(row["cell"], row["method"]) for row in result["train_steps"]} == {
+        ("gru", "lax.scan"), ("mingru", "auto"), ("mingru", "pallas")}
+    assert all(row["step_ms"] > 0 and row["params"] > 0 for row in result["train_steps"])
+    assert {row["method"] for row in result["gru_over_mingru_train_step"]} == {"auto", "pallas"}
+    assert set(result["targets"]) == {"fused_3x_faster_than_associative_fwd_bwd",
+                                      "fused_60pct_of_peak_at_large_shape", "mingru_over_gru_above_paper"}
+    assert result["recommended_auto_method"] in AUTO_CANDIDATES
+    errors = {(row["method"], row["input_dtype"]): row["max_rel_err"] for row in result["scan_error_vs_float64"]}
+    assert errors[("pallas", "float32")] < 1e-5
+
+
+def test_scan_command_line_writes_its_json_where_told(tmp_path):
+    out = tmp_path / "scan.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.bench_scan", "--suite=cpu", "--batch=2", "--dim=4", "--lengths=8",
+         "--cells=mingru", "--methods=sequential", "--error_lengths=8", "--error_dim=2", "--repeats=1",
+         f"--out={out}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["suite"] == "cpu" and result["config"]["lengths"] == [8]
+    assert [row["method"] for row in result["scans"]] == ["sequential"]
+
+
+def test_data_benchmark_tiny(tmp_path):
+    """experiments/bench_data (generation, sandbox, build, tokenisation rates) from its command line."""
+    out = tmp_path / "data.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.bench_data", "--num_programs=20", "--sample_programs=10",
+         "--coverage_programs=5", "--levels=1", "--stream=false", f"--out={out}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["build_programs"] == 20
+    assert result["generation_programs_per_s"] > 0 and result["build_programs_per_s"] > 0
+
+
 @pytest.mark.parametrize(
-    "module,options,message",
+    "build,message",
     [
-        (bench_train_step, dict(cells=("conv",)), "--cells"),
-        (bench_train_step, dict(warmup=0), "--warmup"),
-        (bench_train_step, dict(seq_len=1), "--seq_len"),
-        (bench_inference, dict(models=("lstm", "cnn")), "--models"),
-        (bench_inference, dict(latency_runs=0), "--latency_runs"),
-        (bench_inference, dict(prompt_len=PRESETS["default"].max_len, new_tokens=20), "max_len"),
+        (lambda: bench_train_step.Options(cells=("conv",)), "--cells"),
+        (lambda: bench_train_step.Options(warmup=0), "--warmup"),
+        (lambda: bench_train_step.Options(seq_len=1), "--seq_len"),
+        (lambda: bench_inference.Options(models=("lstm", "cnn")), "--models"),
+        (lambda: bench_inference.Options(latency_runs=0), "--latency_runs"),
+        (lambda: bench_inference.Options(prompt_len=PRESETS["default"].model.max_len, new_tokens=20), "max_len"),
+        (lambda: CpuSuiteConfig(methods=("magic",)), "--methods"),
+        (lambda: CpuSuiteConfig(cells=("conv",)), "--cells"),
+        (lambda: CpuSuiteConfig(lengths=(0,)), "--lengths"),
+        (lambda: GpuSuiteConfig(dtypes=("float16",)), "float16"),
+        (lambda: GpuSuiteConfig(train_vocab=4), "--train_vocab"),
+        (lambda: bench_scan.resolve_suite("tpu", "cpu"), "--suite"),
     ],
 )
-def test_bad_options_are_named(module, options, message):
+def test_bad_options_are_named(build, message):
     with pytest.raises(ValueError, match=message):
-        module.Options(**options).validate()
+        build().validate()
 
 
-def test_bad_flag_exits_with_code_2():
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.bench_inference", "--models=lstm,cnn"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@pytest.mark.parametrize(
+    "argv,flag",
+    [
+        (["experiments.bench_inference", "--models=lstm,cnn"], "--models"),
+        (["experiments.bench_train_step", "--cells=conv"], "--cells"),
+        (["experiments.bench_scan", "--lengths=8,zero"], "--lengths"),
+        (["experiments.bench_scan", "--suite=gpu", "--shapes=2x0x4"], "shape"),
+        (["experiments.bench_data", "--levels=9"], "--levels"),
+    ],
+)
+def test_bad_flag_is_one_line_and_exit_code_2(argv, flag):
+    proc = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
-    assert "--models" in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(argv[0].split(".")[-1] + ":") and flag in last
 
 
 def test_missing_torch_is_a_clear_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-    assert bench_train_step.torch_available() == bench_train_step.TORCH_MISSING
-    assert "bench" in bench_train_step.TORCH_MISSING
+    assert bench_torch.torch_available() == bench_torch.TORCH_MISSING
+    assert "bench" in bench_torch.TORCH_MISSING
+    assert all(bench_torch.has_mirror(cell) for cell in bench_train_step.Options().cells)

@@ -1,17 +1,15 @@
 """Datasets of (Lua program, true stdout) records: build, de-duplicate, split, import, load.
 
 A record is `{id, source, stdout, level, branches, steps}`; a dataset directory holds `train.jsonl`,
-`val.jsonl`, `test.jsonl` (70/15/15, decided by the record hash) and `meta.json`. NumPy side: no JAX here.
-Names load lazily: reading a dataset (`load_split`, `dataset_fingerprint`) needs neither lupa nor workers.
+`val.jsonl`, `test.jsonl` (70/15/15, decided by the record hash) and `meta.json`. NumPy side: no JAX here,
+and no lupa until a sandbox starts, so reading a dataset (`load_split`, `dataset_fingerprint`) works without it.
 """
-from jaxlua._lazy import lazy_exports
+from jaxlua.data.build import build_dataset
+from jaxlua.data.default import default_dataset_dir
+from jaxlua.data.importer import ImportReport, import_lua_dir
+from jaxlua.data.splits import SPLITS, dataset_fingerprint, load_split, record_hash, split_of
 
-_EXPORTS = {
-    "build_dataset": "jaxlua.data.build", "default_dataset_dir": "jaxlua.data.default",
-    "ImportReport": "jaxlua.data.importer", "import_lua_dir": "jaxlua.data.importer",
-    "SPLITS": "jaxlua.data.splits", "dataset_fingerprint": "jaxlua.data.splits", "load_split": "jaxlua.data.splits",
-    "record_hash": "jaxlua.data.splits", "split_of": "jaxlua.data.splits",
-}
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [
+    "ImportReport", "SPLITS", "build_dataset", "dataset_fingerprint", "default_dataset_dir", "import_lua_dir",
+    "load_split", "record_hash", "split_of",
+]

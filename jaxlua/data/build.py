@@ -66,8 +66,10 @@ def default_workers() -> int:
 
 def build_dataset(out_dir: str | pathlib.Path, num_programs: int, levels: tuple[int, ...] = (1, 2, 3),
                   seed: int = 0, config: GeneratorConfig | None = None, workers: int | None = None,
-                  progress: bool = True) -> dict:
-    """Generate `num_programs` unique verified programs into `out_dir`; returns the meta.json dict."""
+                  progress: bool = True, overwrite: bool = False) -> dict:
+    """Generate `num_programs` unique verified programs into `out_dir`; returns the meta.json dict.
+
+    Raises FileExistsError when `out_dir` already holds a dataset, unless `overwrite`."""
     levels = tuple(int(level) for level in levels)
     if not isinstance(num_programs, int) or num_programs < 1:
         raise ValueError(f"num_programs must be a positive int, got {num_programs!r}")
@@ -78,9 +80,9 @@ def build_dataset(out_dir: str | pathlib.Path, num_programs: int, levels: tuple[
     quotas = level_quotas(num_programs, levels)
     remaining = dict(quotas)
     next_chunk = {level: 0 for level in levels}
-    writer = DatasetWriter(out_dir)
+    writer = DatasetWriter(out_dir, overwrite=overwrite)
     started = time.perf_counter()
-    pool = WorkerPool(workers) if workers > 1 else None
+    pool = WorkerPool(workers, f"{__name__}:generate_chunk") if workers > 1 else None
     bar = tqdm(total=num_programs, desc="programs", unit="prog", disable=not progress, smoothing=0.05)
     try:
         for round_index in range(MAX_ROUNDS):

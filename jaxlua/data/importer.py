@@ -4,7 +4,8 @@ A `.luax` file holds a program, a line `<PROGRAM END>`, then the output its auth
 is re-run through the sandboxed `run_lua` (untrusted code: worker process, wall-clock limit) and its true
 stdout is stored. Files that cannot be used (unreadable, empty, not status "ok") are listed with their
 error in `import_failures.jsonl` and in the returned report; none is dropped silently. A `.luax` whose
-stated output differs from the real one is kept with the real output and listed under `mismatched`.
+stated output differs from the real one is kept with the real output and listed under `mismatched`. An
+import in which no file succeeds raises NothingImportedError and writes no dataset.
 """
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from tqdm import tqdm
 
 from jaxlua.data.build import lua_version
 from jaxlua.data.writer import DatasetWriter, make_record, record_line
+from jaxlua.io import atomic_write_text
 from jaxlua.lua.lexer import count_branches
 from jaxlua.lua.runner import run_lua
 
 PROGRAM_END = "<PROGRAM END>"
 IMPORT_SUFFIXES = (".lua", ".luax")
+
+
+class NothingImportedError(ValueError):
+    """Every file of an import failed: there is no dataset to write."""
 
 
 @dataclasses.dataclass
@@ -52,8 +58,12 @@ def parse_program_file(path: pathlib.Path) -> tuple[str, str | None]:
 
 
 def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, progress: bool = True,
-                   **limits) -> ImportReport:
-    """Turn every *.lua / *.luax file under `src_dir` into records in `out_dir` (train/val/test + meta)."""
+                   overwrite: bool = False, **limits) -> ImportReport:
+    """Turn every *.lua / *.luax file under `src_dir` into records in `out_dir` (train/val/test + meta).
+
+    Raises NotADirectoryError / ValueError for a missing or empty `src_dir`, FileExistsError when `out_dir`
+    already holds a dataset (unless `overwrite`), and NothingImportedError when every file fails.
+    """
     src_dir = pathlib.Path(src_dir)
     if not src_dir.is_dir():
         raise NotADirectoryError(f"import directory {src_dir} does not exist")
@@ -61,7 +71,7 @@ def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, pro
     if not paths:
         raise ValueError(f"no *.lua or *.luax files under {src_dir}")
     report = ImportReport()
-    writer = DatasetWriter(out_dir)
+    writer = DatasetWriter(out_dir, overwrite=overwrite)
     try:
         for path in tqdm(paths, desc="import", unit="file", disable=not progress):
             name = str(path.relative_to(src_dir))
@@ -88,14 +98,18 @@ def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, pro
     except BaseException:
         writer.abort()
         raise
-    with (pathlib.Path(out_dir) / "import_failures.jsonl").open("w", encoding="utf-8") as f:
-        for name, error in report.failures:
-            f.write(json.dumps({"file": name, "error": error}) + "\n")
+    for name, error in report.failures:
+        logging.warning("import: %s failed: %s", name, error)
+    if writer.total == 0:
+        writer.abort()
+        first, error = report.failures[0]
+        raise NothingImportedError(f"none of the {len(paths)} files under {src_dir} could be imported "
+                                   f"(first: {first}: {error.splitlines()[0] if error else ''}); no dataset written")
+    atomic_write_text(pathlib.Path(out_dir) / "import_failures.jsonl",
+                      "".join(json.dumps({"file": name, "error": error}) + "\n" for name, error in report.failures))
     writer.finish({"source": "import", "import_dir": str(src_dir), "files": len(paths),
                    "failures": len(report.failures), "mismatched_outputs": report.mismatched,
                    "lua_version": lua_version(), "complete": True})
-    for name, error in report.failures:
-        logging.warning("import: %s failed: %s", name, error)
     logging.info("imported %d of %d files (%d failed, %d duplicates, %d stated outputs corrected)",
                  report.imported, len(paths), len(report.failures), report.duplicates, len(report.mismatched))
     return report

@@ -39,24 +39,52 @@ def split_path(data_dir: str | pathlib.Path, split: str) -> pathlib.Path:
     return pathlib.Path(data_dir) / f"{split}.jsonl"
 
 
+class DatasetError(ValueError):
+    """A dataset file that cannot be used; the message is one line naming the file (and line) and the problem."""
+
+
+# The fields whose type is checked on load (bool is refused where an int is due).
+_RECORD_TYPES = {"source": str, "stdout": str, "level": int}
+
+
+def _check_record(record: object, where: str) -> dict:
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        raise DatasetError(f"{where}: record lacks {', '.join(missing)}")
+    for key, kind in _RECORD_TYPES.items():
+        value = record[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            shown = "null" if value is None else type(value).__name__
+            raise DatasetError(f"{where}: {key!r} must be a {kind.__name__}, got {shown}")
+    return record
+
+
 def load_split(data_dir: str | pathlib.Path, split: str) -> list[dict]:
-    """Records of one split, in file order. Raises FileNotFoundError naming the missing file."""
+    """Records of one split, in file order.
+
+    Raises FileNotFoundError naming a missing file, and DatasetError naming the file and line of a line that
+    is not UTF-8, not JSON, or not a record with every field of the right type.
+    """
     path = split_path(data_dir, split)
     if not path.is_file():
         raise FileNotFoundError(f"no {split} split at {path} (build one with experiments.make_dataset)")
     records = []
-    with path.open(encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for line_number, raw in enumerate(f, 1):
+            where = f"{path}:{line_number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"{where}: not valid UTF-8 (byte {exc.start})") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_number}: not a JSON record ({exc})") from None
-            missing = [k for k in RECORD_KEYS if k not in record]
-            if missing:
-                raise ValueError(f"{path}:{line_number}: record lacks {missing}")
-            records.append(record)
+                raise DatasetError(f"{where}: not a JSON record ({exc})") from None
+            records.append(_check_record(record, where))
     return records
 
 

@@ -7,6 +7,7 @@ so what a build writes does not depend on the number of workers or on scheduling
 """
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import select
@@ -42,17 +43,23 @@ def _write_message(fd: int, obj: object) -> None:
 
 
 class WorkerPool:
-    """`workers` interpreter processes that apply `jaxlua.data.build.generate_chunk` to tasks."""
+    """`workers` interpreter processes that apply one function, named `"module:function"`, to tasks.
 
-    def __init__(self, workers: int) -> None:
+    The function is named rather than passed so that this module imports none of its users.
+    """
+
+    def __init__(self, workers: int, function: str) -> None:
+        module, _, name = function.partition(":")
+        if not module or not name.isidentifier():
+            raise ValueError(f"function must be 'module:function'; got {function!r}")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        command = [sys.executable, "-c", "from jaxlua.data.workers import serve; serve()"]
+        command = [sys.executable, "-c", f"from jaxlua.data.workers import serve; serve({function!r})"]
         self._procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
                        for _ in range(workers)]
 
     def imap(self, tasks: Iterable) -> Iterator:
-        """Results of generate_chunk(task) for each task, in task order."""
+        """Results of function(task) for each task, in task order."""
         queue = list(enumerate(tasks))[::-1]
         busy: dict[int, int] = {}  # stdout fd -> task index
         by_fd = {p.stdout.fileno(): p for p in self._procs}
@@ -85,9 +92,11 @@ class WorkerPool:
             proc.stdout.close()
 
 
-def serve() -> None:
-    """Worker loop: read a task, answer ("ok", result) or ("error", traceback); stop at end of input."""
-    from jaxlua.data.build import generate_chunk
+def serve(function: str) -> None:
+    """Worker loop for `"module:function"`: read a task, answer ("ok", result) or ("error", traceback); stop at
+    end of input."""
+    module, _, name = function.partition(":")
+    apply = getattr(importlib.import_module(module), name)
 
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints go to stderr, never into the reply stream
@@ -97,7 +106,7 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            reply = ("ok", generate_chunk(task))
+            reply = ("ok", apply(task))
         except Exception:  # reported to the parent, which raises it
             reply = ("error", traceback.format_exc())
         _write_message(reply_fd, reply)

@@ -1,7 +1,8 @@
 """Records and the dataset writer shared by generated builds and imports.
 
 `DatasetWriter` de-duplicates on the record hash, routes each record to the split its hash picks, writes
-`<split>.jsonl.tmp` files and renames them into place (then `meta.json`) only when the build completes.
+`<split>.jsonl.tmp` files and renames them into place (then `meta.json`) only when the build completes. It
+refuses a folder that already holds a dataset unless told to overwrite it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import pathlib
 
 from jaxlua.data.splits import SPLITS, record_hash, split_of, split_path
+from jaxlua.io import atomic_write_text
 from jaxlua.lua.lexer import count_branches
 
 
@@ -26,11 +28,28 @@ def record_line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=True) + "\n"
 
 
-class DatasetWriter:
-    """Writes de-duplicated records into train/val/test jsonl files under `out_dir`."""
+DATASET_FILES = tuple(f"{split}.jsonl" for split in SPLITS) + ("meta.json",)
 
-    def __init__(self, out_dir: str | pathlib.Path) -> None:
+
+def existing_dataset_files(out_dir: str | pathlib.Path) -> list[str]:
+    """Names of the dataset files (splits, meta.json) already present in `out_dir`."""
+    out_dir = pathlib.Path(out_dir)
+    return [name for name in DATASET_FILES if (out_dir / name).exists()]
+
+
+class DatasetWriter:
+    """Writes de-duplicated records into train/val/test jsonl files under `out_dir`.
+
+    Raises FileExistsError when `out_dir` already holds a dataset, unless `overwrite`.
+    """
+
+    def __init__(self, out_dir: str | pathlib.Path, overwrite: bool = False) -> None:
         self.out_dir = pathlib.Path(out_dir)
+        existing = existing_dataset_files(self.out_dir)
+        if existing and not overwrite:
+            raise FileExistsError(f"{self.out_dir} already holds a dataset ({', '.join(existing)}); "
+                                  "choose another folder or overwrite it explicitly")
+        self._created = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._files = {s: open(self._tmp(s), "w", encoding="utf-8") for s in SPLITS}
         self._seen: set[bytes] = set()
@@ -72,12 +91,13 @@ class DatasetWriter:
         meta["counts_per_level"] = self.level_counts()
         meta["total"] = self.total
         meta["duplicates_dropped"] = self.duplicates
-        tmp = self.out_dir / "meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self.out_dir / "meta.json")
+        atomic_write_text(self.out_dir / "meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return meta
 
     def abort(self) -> None:
+        """Drop the partial split files (and `out_dir` itself when this writer created it and it is empty)."""
         for split, f in self._files.items():
             f.close()
             self._tmp(split).unlink(missing_ok=True)
+        if self._created and not any(self.out_dir.iterdir()):
+            self.out_dir.rmdir()

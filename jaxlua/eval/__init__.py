@@ -1,22 +1,7 @@
 """Evaluation: NumPy metrics, jit decoding, the shared evaluator and single-program latency.
 
-`jaxlua.eval.metrics` imports no JAX; the JAX-side names below load lazily on first use, so that
-importing the metrics (or this package) on the NumPy side never pulls JAX in.
+The package imports nothing itself, so that `jaxlua.eval.metrics` stays free of JAX; import the JAX-side names
+from their modules: `jaxlua.eval.decode` (Decoder, decode_rows, score_rows), `jaxlua.eval.evaluator`
+(evaluate_model, format_metrics_table, write_metrics) and `jaxlua.eval.latency` (predict_source,
+measure_latency).
 """
-from jaxlua._lazy import lazy_exports
-
-_LAZY = {
-    "Decoder": "jaxlua.eval.decode",
-    "decode_rows": "jaxlua.eval.decode",
-    "score_rows": "jaxlua.eval.decode",
-    "evaluate_model": "jaxlua.eval.evaluator",
-    "format_metrics_table": "jaxlua.eval.evaluator",
-    "write_metrics": "jaxlua.eval.evaluator",
-    "predict_source": "jaxlua.eval.latency",
-    "measure_latency": "jaxlua.eval.latency",
-    "metrics": "jaxlua.eval.metrics",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,12 +1,14 @@
-"""The evaluator every experiment shares: decode a split, score it, time it, write metrics.json.
+"""The evaluator every experiment shares: decode a split, score it, time it, write metrics and predictions.
 
 Flow: greedy decoding of every program (batched, jit) -> text via the tokenizer -> per-program metrics;
 n sampled outputs per program for pass@k; teacher-forced NLL for perplexity; batch-1 latency from
 source text to text on a sample of programs. Everything is averaged per program, overall and per level
-(jaxlua.eval.metrics).
+(jaxlua.eval.metrics), and exact match per construct group (jaxlua.eval.by_construct). Beside a metrics file
+goes its predictions file, one JSON line per program (PREDICTION_KEYS), for reading the errors themselves.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import time
@@ -17,11 +19,26 @@ import numpy as np
 from absl import logging
 from flax import nnx
 
+from jaxlua.eval import by_construct as C
 from jaxlua.eval import metrics as M
 from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows, strip_output
 from jaxlua.eval.latency import measure_latency, output_text
+from jaxlua.io import atomic_write_text
 
 METRICS_FILENAME = "metrics.json"
+# One line of a predictions file: the program, its true and greedy predicted stdout (None: the predicted tokens
+# form no text), their exact match, and the fine constructs and groups of the program (None without records).
+PREDICTION_KEYS: tuple[str, ...] = (
+    "id", "level", "source", "stdout", "predicted_stdout", "exact_match", "constructs", "construct_groups",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """What evaluate_split returns: the metrics (JSON-ready) and one prediction per program (PREDICTION_KEYS)."""
+
+    metrics: dict[str, Any]
+    predictions: list[dict[str, Any]]
 
 
 def device_info() -> dict[str, Any]:
@@ -57,19 +74,26 @@ def _check_args(dataset: Any, batch_size: int, num_samples: int, temperature: fl
         raise ValueError(f"latency_programs must be >= 0; got {latency_programs}")
 
 
-def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, *,
+def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, **options: Any) -> dict[str, Any]:
+    """The metrics of evaluate_split (same arguments), for callers that need no predictions."""
+    return evaluate_split(model, dataset, tokenizer, vocab, **options).metrics
+
+
+def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, *,
                    records: Sequence[Mapping[str, Any]] | None = None, batch_size: int = 32,
                    max_new_tokens: int | None = None, num_samples: int = 10, temperature: float = 0.8,
                    seed: int = 0, limit: int | None = None, latency_programs: int = 32,
-                   progress: bool = True) -> dict[str, Any]:
-    """Every DESIGN.md metric for `model` on an EncodedDataset, overall and in "per_level".
+                   progress: bool = True) -> Evaluation:
+    """Every metric of jaxlua.eval.metrics for `model` on an EncodedDataset, overall and in "per_level", plus
+    "per_construct" (exact match per construct group), and the greedy prediction of every program.
 
-    records: the split's records (matched by id). With them, exact_match compares against the true stdout
-    and latency starts from the source text; without them the reference text is the tokenizer's
-    decoding of the reference tokens and latency is skipped. num_samples: outputs sampled per program at
-    `temperature` for pass@k (k in 1, 5, 10 with k <= num_samples); 0 makes pass@1 the greedy exact match.
-    max_new_tokens defaults to max_len - 1, i.e. each row stops only at EOS or when it fills max_len.
-    The caller's model is not modified (decoding uses an eval-mode view of it).
+    records: the split's records (matched by id). With them, exact_match compares against the true stdout,
+    latency starts from the source text and programs are grouped by construct; without them the reference
+    text is the tokenizer's decoding of the reference tokens, and latency and per_construct are skipped.
+    num_samples: outputs sampled per program at `temperature` for pass@k (k in 1, 5, 10 with
+    k <= num_samples); 0 makes pass@1 the greedy exact match. max_new_tokens defaults to max_len - 1, i.e. each
+    row stops only at EOS or when it fills max_len. The caller's model is not modified (decoding uses an
+    eval-mode view of it).
     """
     _check_args(dataset, batch_size, num_samples, temperature, limit, latency_programs)
     max_len = int(dataset.tokens.shape[1])
@@ -112,23 +136,49 @@ def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
     nll_sum, n_tokens = score_rows(decoder, dataset.tokens[:n], dataset.lengths[:n], dataset.output_start[:n],
                                    batch_size=batch_size, progress="perplexity" if progress else None)
 
+    unk = [M.count_unk(dataset.tokens[r, :dataset.lengths[r]], vocab.unk_id) for r in rows]
     per_program = [
         M.score_program(greedy_texts[i], ref_texts[i], vocab.decode(greedy_ids[i]), ref_tokens[i],
-                        None if sample_texts is None else sample_texts[i], nll_sum[i], n_tokens[i])
+                        None if sample_texts is None else sample_texts[i], nll_sum[i], n_tokens[i], unk[i])
         for i in range(n)
     ]
     levels = [int(level) for level in dataset.level[:n]]
     result = M.aggregate(per_program, levels)
+    warning = M.unk_warning(result["unk_programs"], result["unk_tokens"], n)
+    if warning:
+        logging.warning(warning)
     result["programs_per_s"] = n / greedy_seconds
     result["num_undecodable"] = sum(text is None for text in greedy_texts)
-    if by_id is not None and latency_programs > 0:
-        _add_latency(result, decoder, tokenizer, vocab, [by_id[str(dataset.ids[r])] for r in rows], levels,
-                     latency_programs, max_new_tokens, seed)
+    program_records = None if by_id is None else [by_id[str(dataset.ids[r])] for r in rows]
+    predictions = _predictions(program_records, [str(i) for i in dataset.ids[:n]], levels, ref_texts,
+                               greedy_texts, [row["exact_match"] for row in per_program])
+    if program_records is not None:
+        result["per_construct"] = C.per_construct([p["exact_match"] for p in predictions],
+                                                  [p["construct_groups"] for p in predictions])
+    if program_records is not None and latency_programs > 0:
+        _add_latency(result, decoder, tokenizer, vocab, program_records, levels, latency_programs,
+                     max_new_tokens, seed)
     result["device"] = device_info()
     result["settings"] = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_samples": num_samples,
                           "temperature": temperature, "seed": seed, "limit": limit, "max_len": max_len,
                           "perplexity_tokens": "output tokens output_start..lengths-1, EOS included"}
-    return result
+    return Evaluation(result, predictions)
+
+
+def _predictions(records: Sequence[Mapping[str, Any]] | None, ids: Sequence[str], levels: Sequence[int],
+                 ref_texts: Sequence[str], pred_texts: Sequence[str | None],
+                 exact_matches: Sequence[float]) -> list[dict[str, Any]]:
+    """One PREDICTION_KEYS dict per program; source and constructs are None when there are no records."""
+    predictions = []
+    for i, program_id in enumerate(ids):
+        source = None if records is None else records[i]["source"]
+        fine = None if source is None else C.program_constructs(source)
+        predictions.append({
+            "id": program_id, "level": levels[i], "source": source, "stdout": ref_texts[i],
+            "predicted_stdout": pred_texts[i], "exact_match": bool(exact_matches[i]), "constructs": fine,
+            "construct_groups": None if fine is None else C.construct_groups(fine, ref_texts[i]),
+        })
+    return predictions
 
 
 def _add_latency(result: dict, decoder: Decoder, tokenizer: Any, vocab: Any, records: Sequence[Mapping],
@@ -173,6 +223,8 @@ def format_metrics_table(metrics: Mapping[str, Any]) -> str:
              "|---" * (len(columns) + 1) + "|"]
     lines += ["| " + label + " | " + " | ".join(_cell(s.get(key)) for _, key in columns) + " |"
               for label, s in rows]
+    if any(s["n"] for s in metrics.get("per_construct", {}).values()):
+        lines += ["", C.format_construct_table(metrics["per_construct"])]
     footer = []
     if "programs_per_s" in metrics:
         footer.append(f"{metrics['programs_per_s']:.1f} programs/s batched")
@@ -188,5 +240,24 @@ def write_metrics(workdir: str | pathlib.Path, metrics: Mapping[str, Any],
     """Write metrics as JSON to workdir/metrics.json (or `filename`), creating workdir; returns the path."""
     path = pathlib.Path(workdir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+
+
+def predictions_filename(metrics_filename: str = METRICS_FILENAME) -> str:
+    """The predictions file beside a metrics file: metrics.json -> predictions.jsonl, metrics_<x>.json ->
+    predictions_<x>.jsonl; any other name <stem>.json -> <stem>.predictions.jsonl. Distinct metrics files get
+    distinct predictions files, and a predictions file never takes a metrics file's name."""
+    stem = metrics_filename[:-len(".json")] if metrics_filename.endswith(".json") else metrics_filename
+    if stem == "metrics" or stem.startswith("metrics_"):
+        return "predictions" + stem[len("metrics"):] + ".jsonl"
+    return stem + ".predictions.jsonl"
+
+
+def write_predictions(workdir: str | pathlib.Path, predictions: Sequence[Mapping[str, Any]],
+                      metrics_filename: str = METRICS_FILENAME) -> pathlib.Path:
+    """Write one JSON line per program to the predictions file beside `metrics_filename` (atomically, creating
+    workdir); returns the path."""
+    path = pathlib.Path(workdir) / predictions_filename(metrics_filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(dict(p)) + "\n" for p in predictions)
+    return atomic_write_text(path, text)

@@ -1,4 +1,4 @@
-"""Per-program metrics and their aggregation (NumPy only; see DESIGN.md "Metrics, defined once").
+"""Per-program metrics and their aggregation (NumPy only; each metric is defined once, here).
 
 Every metric is computed for one program and then averaged over programs, overall and per level.
 Token metrics take sequences of output tokens (strings or ids); text metrics take decoded stdout.
@@ -7,6 +7,9 @@ Edge cases, fixed here once:
 - precision/recall/f1 and sentence_similarity: both sequences empty -> 1.0 (a program that prints
   nothing, predicted to print nothing, is fully correct); exactly one empty -> 0.0.
 - pass_at_k: if fewer than k samples are wrong, every k-subset holds a correct one -> 1.0.
+- unk_tokens / unk_programs are totals, not means: how many `<UNK>` ids (tokens missing from the run's
+  vocabulary) the encoded programs and reference outputs hold, and how many programs hold any; an `<UNK>`
+  in a reference output cannot be decoded back to its text, so such a program cannot be an exact match.
 - perplexity is aggregated per token (total NLL over total output tokens), not as a mean of
   per-program perplexities, so long outputs weigh by their length as in a language-model corpus.
 """
@@ -106,6 +109,19 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=np.float64)))
 
 
+def count_unk(token_ids: Sequence[int] | np.ndarray, unk_id: int) -> int:
+    """Number of `<UNK>` ids in one encoded program (pass only its real tokens, not the padding)."""
+    return int(np.count_nonzero(np.asarray(token_ids) == unk_id))
+
+
+def unk_warning(unk_programs: int, unk_tokens: int, num_programs: int) -> str | None:
+    """The one warning line for programs holding `<UNK>` tokens, or None when there are none."""
+    if unk_programs == 0:
+        return None
+    return (f"{unk_programs} of {num_programs} programs hold {unk_tokens} <UNK> token(s), tokens missing from "
+            "the run's vocabulary; an exact match is impossible where one sits in the output")
+
+
 def perplexity(nll_sum: float, n_tokens: int) -> float:
     """exp(mean negative log-likelihood per token); the NLL is in nats."""
     if n_tokens <= 0:
@@ -123,13 +139,15 @@ def score_program(
     sample_texts: Sequence[str | None] | None = None,
     nll_sum: float | None = None,
     n_tokens: int | None = None,
+    unk_tokens: int | None = None,
 ) -> dict[str, float]:
     """Every per-program metric for one program.
 
     pred_text None means the predicted tokens could not be turned into text: never an exact match.
     sample_texts: the n sampled outputs for pass@k (k in PASS_AT_KS with k <= n); when None, pass@1 is the
     greedy exact match (n = 1). nll_sum / n_tokens: teacher-forced NLL of the reference output, kept for
-    the per-token perplexity in aggregate().
+    the per-token perplexity in aggregate(). unk_tokens: `<UNK>` ids in the encoded program and reference
+    output (count_unk), summed by aggregate() into unk_tokens and unk_programs.
     """
     p, r, f = precision_recall_f1(pred_tokens, ref_tokens)
     row = {
@@ -151,11 +169,13 @@ def score_program(
     if nll_sum is not None and n_tokens is not None:
         row["nll_sum"] = float(nll_sum)
         row["n_tokens"] = int(n_tokens)
+    if unk_tokens is not None:
+        row["unk_tokens"] = int(unk_tokens)
     return row
 
 
 def _summarise(rows: Sequence[Mapping[str, float]]) -> dict[str, float | int]:
-    """Mean of every averaged key present in all rows, plus the per-token perplexity."""
+    """Mean of every averaged key present in all rows, the per-token perplexity and the `<UNK>` totals."""
     summary: dict[str, float | int] = {"num_programs": len(rows)}
     for key in AVERAGED_KEYS:
         if rows and all(key in row for row in rows):
@@ -164,6 +184,9 @@ def _summarise(rows: Sequence[Mapping[str, float]]) -> dict[str, float | int]:
         total_tokens = int(sum(row["n_tokens"] for row in rows))
         summary["nll_per_token"] = float(sum(row["nll_sum"] for row in rows) / total_tokens)
         summary["perplexity"] = perplexity(sum(row["nll_sum"] for row in rows), total_tokens)
+    if rows and all("unk_tokens" in row for row in rows):
+        summary["unk_tokens"] = int(sum(row["unk_tokens"] for row in rows))
+        summary["unk_programs"] = int(sum(row["unk_tokens"] > 0 for row in rows))
     return summary
 
 

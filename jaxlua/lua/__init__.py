@@ -4,18 +4,19 @@
 - `LuaSandbox`: the same sandbox in-process (no wall clock), for the project's own generated programs.
 - `ProgramGenerator(seed).sample(level) -> str`: random Lua programs per curriculum level (1-7).
 - `count_branches(source)`: measured difficulty (branch points outside strings and comments).
+- `constructs(source) -> set[str]`: the Lua constructs a program uses, named from `CONSTRUCTS` (lexical).
 
-Names load lazily, so the lexer (and `jaxlua.data.load_split`) work on hosts without lupa.
+lupa is imported only when a sandbox starts, so the lexer (and `jaxlua.data.load_split`) work without it.
 """
-from jaxlua._lazy import lazy_exports
+from jaxlua.lua.coverage import CONSTRUCTS, constructs
+from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig, ProgramGenerator
+from jaxlua.lua.lexer import count_branches, normalise_source, tokenize_lua
+from jaxlua.lua.runner import run_lua
+from jaxlua.lua.sandbox import STATUSES, LuaResult, LuaSandbox
+from jaxlua.lua.trace import TraceStep, format_trace
 
-_EXPORTS = {
-    "GENERATOR_VERSION": "jaxlua.lua.generator", "LEVELS": "jaxlua.lua.generator",
-    "GeneratorConfig": "jaxlua.lua.generator", "ProgramGenerator": "jaxlua.lua.generator",
-    "count_branches": "jaxlua.lua.lexer", "normalise_source": "jaxlua.lua.lexer", "tokenize_lua": "jaxlua.lua.lexer",
-    "run_lua": "jaxlua.lua.runner",
-    "STATUSES": "jaxlua.lua.sandbox", "LuaResult": "jaxlua.lua.sandbox", "LuaSandbox": "jaxlua.lua.sandbox",
-}
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [
+    "CONSTRUCTS", "GENERATOR_VERSION", "GeneratorConfig", "LEVELS", "LuaResult", "LuaSandbox", "ProgramGenerator",
+    "STATUSES", "TraceStep", "constructs", "count_branches", "format_trace", "normalise_source", "run_lua",
+    "tokenize_lua",
+]

@@ -8,8 +8,11 @@ timeout. Pool workers that run the project's own generated programs use `LuaSand
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 
-from lupa import lua54
+from jaxlua.lua import trace as _trace
+from jaxlua.lua.trace import DEFAULT_MAX_TRACE_STEPS, TraceStep
 
 STATUSES = ("ok", "error", "timeout", "memory", "output_limit")
 DEFAULT_MAX_STEPS = 10**7
@@ -22,16 +25,23 @@ RANDOM_SEED = 0
 EXACT_STEPS = 20_000
 COARSE_STEPS = 1000
 CHUNK_NAME = "=stdin"  # error positions read "stdin:3: ...", as for `lua5.4 < prog.lua`
+MAX_LIMIT = 2**62  # the largest step, memory, output or trace limit: fits Lua's integers and C's size_t
 
 
 @dataclasses.dataclass(frozen=True)
 class LuaResult:
-    """Outcome of one sandboxed run: status in STATUSES, captured stdout, error text, VM instructions."""
+    """Outcome of one sandboxed run: status in STATUSES, captured stdout, error text, VM instructions.
+
+    With `trace=True`, `trace` holds the executed statements (see `jaxlua.lua.trace`) and `trace_truncated`
+    says whether it was cut; otherwise `trace` is None.
+    """
 
     status: str
     stdout: str
     error: str | None
     steps: int
+    trace: tuple[TraceStep, ...] | None = None
+    trace_truncated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -41,13 +51,14 @@ class LuaResult:
 # Trusted setup code. It runs once per LuaRuntime in the real global environment and returns `run`, which
 # builds a fresh environment for every chunk. Only `run` keeps references to the real libraries.
 _SANDBOX_LUA = r"""
-local EXACT, COARSE, CHUNK_NAME = ...
+local EXACT, COARSE, CHUNK_NAME, new_tracer = ...
 local real_load, sethook, pack, concat = load, debug.sethook, table.pack, table.concat
 local tostring, type, error, select, next, pairs, xpcall = tostring, type, error, select, next, pairs, xpcall
 local setmetatable_raw, rawget, mtype, sformat, sfind = setmetatable, rawget, math.type, string.format, string.find
 local randomseed, collect = math.randomseed, collectgarbage
 local create, resume = coroutine.create, coroutine.resume
 local set_any_metatable, rawset, ssub = debug.setmetatable, rawset, string.sub
+local getinfo = debug.getinfo
 local string_mt = getmetatable("")
 local STRING_MT = {}  -- the pristine string metatable: arithmetic coercions (__add, ...) and __index
 for k, v in pairs(string_mt) do STRING_MT[k] = v end
@@ -72,7 +83,8 @@ local function calibrate()
 end
 local PER_COARSE = calibrate()
 
-return function(src, max_steps, max_output, seed)
+return function(arm_memory_cap, src, max_steps, max_output, seed, trace, max_trace_steps)
+  arm_memory_cap()  -- from here on allocations can fail, but only inside this protected call
   local env = {}
   for i = 1, #BASE do env[BASE[i]] = G[BASE[i]] end
   for name, lib in pairs(LIBS) do
@@ -152,6 +164,18 @@ return function(src, max_steps, max_output, seed)
 
   local fn, err = real_load(src, CHUNK_NAME, "t", env)
   if not fn then return "error", "", err, 0 end
+  local last_line = -1
+  if trace then
+    -- The chunk's final return takes the line of the last token, so a line event shows the last statement's
+    -- effect on locals only if that token sits on a line of its own: append an empty statement (or, after
+    -- `return`, its optional semicolon). Compiled only once the source is known good, so syntax errors read
+    -- the same with and without tracing.
+    local padded = real_load(src .. "\n;", CHUNK_NAME, "t", env)
+    if padded then
+      fn = padded
+      for line in next, getinfo(fn, "L").activelines do if line > last_line then last_line = line end end
+    end
+  end
 
   local function over_budget()
     limit = "instruction limit exceeded"
@@ -172,18 +196,55 @@ return function(src, max_steps, max_output, seed)
   -- The user chunk runs in its own coroutine: hooks are per thread, so the limit hooks never fire in this
   -- trusted code, even after `stop_always` was installed.
   local co = create(function() return xpcall(fn, handler) end)
-  sethook(co, exact_hook, "", 1)
+  local tracer, trace_result, trace_cut
+  if trace then
+    -- A trace run has a line hook only: a Lua count hook makes Lua 5.4 fire a spurious line event at every
+    -- instruction it counts. Every loop iteration and every call starts a line event, so a budget of line
+    -- events (max_steps, here at most the untraced run's instruction count) bounds the run as well.
+    local events = 0
+    local function stop_run(why)
+      limit = why
+      sethook(co, stop_always, "", 1)
+      error(limit, 0)
+    end
+    tracer, trace_result = new_tracer(co, env, fn, last_line, max_trace_steps, max_steps)
+    sethook(co, function(_, line)
+      events = events + 1
+      if events > max_steps then trace_cut = true; stop_run("instruction limit exceeded") end
+      local resumed, keep = resume(tracer, line)
+      if resumed and keep then return end
+      tracer = nil
+      if not resumed and keep == "not enough memory" then stop_run(keep) end  -- the trace counts as memory
+      trace_cut = true  -- cut by the trace's own limits; nothing more to record
+      stop_run("trace ended")
+    end, "l")
+  else
+    sethook(co, exact_hook, "", 1)
+  end
   local resumed, ok, res = resume(co)
   if not resumed then ok, res = false, ok end
+  local trace_blob, trace_truncated
+  if trace then
+    if tracer and limit == nil then  -- a last look at the globals the final statement changed
+      local done, why = resume(tracer, nil)
+      if not done and why == "not enough memory" then limit = why elseif not done then trace_cut = true end
+    end
+    trace_blob, trace_truncated = trace_result(trace_cut)
+  end
   local stdout = concat(out, "", 1, nout)
   steps = steps // 1
-  if limit == "output limit exceeded" then return "output_limit", stdout, limit, steps end
-  if limit then return "timeout", stdout, limit, steps end
-  if ok then return "ok", stdout, nil, steps end
+  local status
+  if limit == "output limit exceeded" then status, res = "output_limit", limit
+  elseif limit == "not enough memory" then status, res = "memory", limit
+  elseif limit then status, res = "timeout", limit
+  elseif ok then status, res = "ok", nil
   -- Lua does not call the message handler for allocation failures (LUA_ERRMEM).
-  if not handled and res == "not enough memory" then return "memory", stdout, res, steps end
-  if type(res) ~= "string" then res = "(error object is a " .. type(res) .. " value)" end
-  return "error", stdout, res, steps
+  elseif not handled and res == "not enough memory" then status = "memory"
+  else
+    status = "error"
+    if type(res) ~= "string" then res = "(error object is a " .. type(res) .. " value)" end
+  end
+  return status, stdout, res, steps, trace_blob, trace_truncated
 end
 """
 
@@ -195,44 +256,96 @@ def _decode(data: bytes | str | None) -> str | None:
     return data.decode("utf-8", errors="surrogateescape")
 
 
+def encode_source(source: str) -> bytes:
+    """The bytes Lua runs: UTF-8, with surrogate escapes (bytes that were not UTF-8) restored byte-exact."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be str, got {type(source).__name__}")
+    try:
+        return source.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"source is not encodable as UTF-8: {source[exc.start]!r} at position {exc.start} "
+                         "(a lone surrogate)") from None
+
+
+def check_limits(max_steps: int, max_memory: int, max_output: int,
+                 max_trace_steps: int = DEFAULT_MAX_TRACE_STEPS) -> tuple[int, int, int, int]:
+    """Validate run limits before anything runs: ints (not bools) in 1..MAX_LIMIT; returns them as ints."""
+    limits = []
+    for name, value in (("max_steps", max_steps), ("max_memory", max_memory), ("max_output", max_output),
+                        ("max_trace_steps", max_trace_steps)):
+        try:
+            number = None if isinstance(value, bool) else operator.index(value)
+        except TypeError:
+            number = None
+        if number is None or not 0 < number <= MAX_LIMIT:
+            raise ValueError(f"{name} must be an int between 1 and 2**62, got {value!r}")
+        limits.append(number)
+    return tuple(limits)
+
+
 class LuaSandbox:
     """One LuaRuntime reused for many runs, each in a fresh sandboxed environment (no wall-clock limit)."""
 
     def __init__(self, max_memory: int = DEFAULT_MAX_MEMORY, random_seed: int = RANDOM_SEED):
+        check_limits(DEFAULT_MAX_STEPS, max_memory, DEFAULT_MAX_OUTPUT)  # kept for callers; run() sets the cap
+        from lupa import lua54  # pylint: disable=import-outside-toplevel  (reading datasets needs no lupa)
+
+        self._lua54 = lua54
         self._runtime = lua54.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             max_memory=0)
         # Lupa registers a `python` module; the sandbox environment never references it, and we drop it from
         # the real globals too so no path leads to host objects.
         self._runtime.execute(b"python = nil; package.loaded.python = nil")
-        self._run = self._runtime.execute(_SANDBOX_LUA.encode(), EXACT_STEPS, COARSE_STEPS, CHUNK_NAME.encode())
+        new_tracer = self._runtime.execute(
+            _trace.TRACER_LUA.encode(), CHUNK_NAME.encode(), _trace.MAX_ITEMS, _trace.SCAN_CAP,
+            _trace.MAX_VALUE_CHARS, _trace.MAX_TABLE_DEPTH, _trace.MAX_DEPTH)
+        self._run = self._runtime.execute(_SANDBOX_LUA.encode(), EXACT_STEPS, COARSE_STEPS, CHUNK_NAME.encode(),
+                                          new_tracer)
         self._random_seed = random_seed
-        self._max_memory = -1
-        self._set_memory(max_memory)
-
-    def _set_memory(self, max_memory: int) -> None:
-        if max_memory != self._max_memory:
-            self._runtime.set_max_memory(max_memory, total=False)
-            self._max_memory = max_memory
 
     def run(self, source: str, max_steps: int = DEFAULT_MAX_STEPS, max_memory: int = DEFAULT_MAX_MEMORY,
-            max_output: int = DEFAULT_MAX_OUTPUT) -> LuaResult:
-        """Run `source` as a Lua 5.4 chunk with fresh globals; return its status, stdout, error and steps."""
-        if not isinstance(source, str):
-            raise TypeError(f"source must be str, got {type(source).__name__}")
-        for name, value in (("max_steps", max_steps), ("max_memory", max_memory), ("max_output", max_output)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self._set_memory(max_memory)
+            max_output: int = DEFAULT_MAX_OUTPUT, trace: bool = False,
+            max_trace_steps: int = DEFAULT_MAX_TRACE_STEPS) -> LuaResult:
+        """Run `source` as a Lua 5.4 chunk with fresh globals; return its status, stdout, error and steps.
+
+        `trace=True` also records the execution trace (at most `max_trace_steps` steps) in `LuaResult.trace`.
+        """
+        data = encode_source(source)
+        max_steps, max_memory, max_output, max_trace_steps = check_limits(
+            max_steps, max_memory, max_output, max_trace_steps)
+        if not isinstance(trace, bool):
+            raise ValueError(f"trace must be True or False, got {trace!r}")
+        result = self._call(data, max_steps, max_memory, max_output, False, 0)
+        if not trace:
+            return result
+        # The trace comes from a second run of the same program (fresh globals, same seed, so the same
+        # execution), which cannot change the result above. It counts as cut where it does not reproduce that
+        # run (the trace's own memory, or a program that reads its memory use) or the program hit a limit.
+        traced = self._call(data, max_steps, max_memory, max_output, True, max_trace_steps)
+        cut = (traced.trace_truncated or result.status not in ("ok", "error")
+               or (traced.status, traced.stdout) != (result.status, result.stdout))
+        return dataclasses.replace(result, trace=traced.trace, trace_truncated=cut)
+
+    def _call(self, data: bytes, max_steps: int, max_memory: int, max_output: int, trace: bool,
+              max_trace_steps: int) -> LuaResult:
         used = self._runtime.get_memory_used() or 0
         if used > 2**20:  # garbage of earlier runs must not count against this run's memory cap
             self._runtime.gccollect()
+        empty = () if trace else None
+        # The cap is armed by the Lua side once the arguments are on its stack: an allocation that fails
+        # outside a protected call aborts the process (a Lua panic), which a tiny cap would otherwise cause.
+        arm = functools.partial(self._runtime.set_max_memory, max_memory, False)
         try:
-            status, stdout, error, steps = self._run(
-                source.encode("utf-8", errors="surrogateescape"), max_steps, max_output, self._random_seed)
-        except lua54.LuaMemoryError as exc:  # allocation failed in the sandbox's own bookkeeping
+            status, stdout, error, steps, blob, truncated = self._run(
+                arm, data, max_steps, max_output, self._random_seed, trace, max_trace_steps)
+        except self._lua54.LuaMemoryError as exc:  # allocation failed in the sandbox's own bookkeeping
+            self._runtime.set_max_memory(0)
             self._runtime.gccollect()
-            return LuaResult("memory", "", str(exc), 0)
-        except lua54.LuaError as exc:  # e.g. C stack exhausted outside the protected call
-            return LuaResult("error", "", f"sandbox failure: {exc}", 0)
-        return LuaResult(_decode(status), _decode(stdout), _decode(error), int(steps))
+            return LuaResult("memory", "", str(exc) or "not enough memory", 0, empty, trace)
+        except self._lua54.LuaError as exc:  # e.g. C stack exhausted outside the protected call
+            return LuaResult("error", "", f"sandbox failure: {exc}", 0, empty, trace)
+        finally:
+            self._runtime.set_max_memory(0)
+        return LuaResult(_decode(status), _decode(stdout), _decode(error), int(steps),
+                         _trace.decode_trace(blob) if trace else None, bool(truncated))

@@ -1,31 +1,54 @@
-"""Statement builders for the dissertation levels: assignments, prints, conditionals, loops, tables, functions.
+"""Statement builders for the dissertation levels: assignments, prints, conditionals, loops, functions.
 
 Each builder appends indented lines to a `Program` and returns the number of branch points it used
-(if/elseif, loops, and/or, function definitions), so a level can spend an exact branch budget.
+(if/elseif, loops, and/or, function definitions), so a level can spend an exact branch budget. Table
+statements live in tables.py, string and math library showcases in library.py.
 """
 from __future__ import annotations
 
 import random
+from typing import Protocol
 
-from jaxlua.lua.expressions import (ARR, ARR_NAMES, BOOL, BOOL_NAMES, FIELD_NUM, FIELD_STR, FUNC_NAMES, INT,
-                                    LABELS, NUM, NUM_NAMES, REC, REC_NAMES, STR, STR_NAMES, WORDS, ExprBuilder,
-                                    Func, Scope, Var, wrap)
+from jaxlua.lua import tables
+from jaxlua.lua.expressions import (ARR, BOOL, BOOL_NAMES, FUNC_NAMES, INT, NUM, NUM_NAMES, REC, STR, STR_NAMES,
+                                    ExprBuilder, Func, Scope, Var, wrap)
 
 _NAME_POOL = {INT: NUM_NAMES, NUM: NUM_NAMES, STR: STR_NAMES, BOOL: BOOL_NAMES}
 
 
-class Program:
-    """Source lines under construction plus the scope and expression builder they share."""
+class Knobs(Protocol):
+    """The GeneratorConfig fields a Program reads."""
 
-    def __init__(self, rng: random.Random, max_number: int, max_iterations: int) -> None:
+    max_number: int
+    min_number: int
+    max_loop_iterations: int
+    max_depth: int
+    max_string_length: int
+    max_identifier_length: int
+
+
+class Program:
+    """Source lines under construction plus the scope, expression builder and knobs they share."""
+
+    def __init__(self, rng: random.Random, knobs: Knobs) -> None:
         self.rng = rng
         self.scope = Scope()
-        self.expr = ExprBuilder(rng, self.scope, max_number)
-        self.max_iterations = max_iterations
+        self.expr = ExprBuilder(rng, self.scope, knobs.max_number, knobs.min_number, knobs.max_string_length)
+        self.max_iterations = knobs.max_loop_iterations
+        self.max_depth = knobs.max_depth
+        self.max_identifier_length = knobs.max_identifier_length
         self.lines: list[str] = []
         self.indent = 0
         self.loop_depth = 0
         self.accumulator: str | None = None  # if set, the next loop body updates it (a state change)
+
+    def fresh(self, pool: tuple[str, ...]) -> str:
+        """A new identifier for a role whose conventional names are `pool`."""
+        return self.scope.fresh(self.rng, pool, self.max_identifier_length)
+
+    def nested(self, budget: int) -> int:
+        """An if statement inside the current block when the depth knob allows it (branch points used)."""
+        return if_stmt(self, budget) if budget >= 1 and self.indent < self.max_depth else 0
 
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.indent + line)
@@ -58,7 +81,7 @@ def assign_new(p: Program, typ: str | None = None) -> int:
     """Declare a new local (or, at top level, sometimes global) scalar variable."""
     rng = p.rng
     typ = typ or rng.choice((INT, INT, INT, NUM, STR, STR, BOOL))
-    name = p.scope.fresh(rng, _NAME_POOL[typ])
+    name = p.fresh(_NAME_POOL[typ])
     value = p.expr.value(typ, depth=rng.randint(0, 2))
     is_local = p.indent > 0 or rng.random() < 0.7
     p.emit(f"{'local ' if is_local else ''}{name} = {value}")
@@ -66,12 +89,31 @@ def assign_new(p: Program, typ: str | None = None) -> int:
     return 0
 
 
+def multi_assign(p: Program) -> int:
+    """local a, b = 1, 2 (several names at once), or a swap a, b = b, a of two writable ints."""
+    rng = p.rng
+    ints = p.scope.names(INT, writable=True)
+    ints = [n for n in ints if p.scope.lookup(n).type == INT]
+    if len(ints) >= 2 and rng.random() < 0.4:
+        a, b = rng.sample(ints, 2)
+        p.emit(f"{a}, {b} = {b}, {a}")
+        return 0
+    types = [rng.choice((INT, INT, STR)) for _ in range(rng.randint(2, 3))]
+    names = list(dict.fromkeys(p.fresh(_NAME_POOL[t]) for t in types))
+    types = types[:len(names)]
+    p.emit(f"local {', '.join(names)} = {', '.join(p.expr.value(t, 1) for t in types)}")
+    for name, typ in zip(names, types):
+        p.scope.declare(name, Var(typ))
+    return 0
+
+
 def update(p: Program) -> int:
-    """Change the state of an existing variable (x = x + 1, s = s .. "!", flag = not flag)."""
+    """Change the state of an existing variable (x = x + 1, s = s .. "!", flag = not flag, t[#t+1] = v)."""
     rng = p.rng
     for typ in rng.sample((INT, STR, BOOL, ARR, REC), 5):
         names = p.scope.names(typ, writable=True)
-        names = [n for n in names if p.scope.lookup(n).type == typ]
+        names = [n for n in names if p.scope.lookup(n).type == typ
+                 and (typ != ARR or p.scope.lookup(n).elem != "row")]
         if not names:
             continue
         name = rng.choice(names)
@@ -83,14 +125,9 @@ def update(p: Program) -> int:
         elif typ == BOOL:
             p.emit(f"{name} = not {name}")
         elif typ == ARR:
-            append_to_array(p, name)
+            tables.append_to_array(p, name)
         else:
-            var = p.scope.lookup(name)
-            field, ftype = rng.choice(list(var.fields.items()))
-            if ftype == INT:
-                p.emit(f"{name}.{field} = {name}.{field} + {p.expr.literal(1)}")
-            else:
-                p.emit(f'{name}["{field}"] = {p.expr.str_expr(1)}')
+            tables.update_record(p, name)
         return 0
     return assign_new(p)
 
@@ -118,68 +155,9 @@ def print_nil(p: Program) -> int:
         name = rng.choice(arrays)
         p.emit(f"print({name}[#{name} + 1])")
     else:
-        name = p.scope.fresh(rng, NUM_NAMES)
+        name = p.fresh(NUM_NAMES)
         p.emit(f"local {name}")
         p.emit(f"print({name})")
-    return 0
-
-
-# --- tables ----------------------------------------------------------------------------------------------
-
-
-def make_array(p: Program) -> int:
-    rng = p.rng
-    name = p.scope.fresh(rng, ARR_NAMES)
-    n = rng.randint(2, 5)
-    p.emit(f"local {name} = {{{', '.join(p.expr.literal() for _ in range(n))}}}")
-    p.scope.declare(name, Var(ARR, min_len=n))
-    return 0
-
-
-def append_to_array(p: Program, name: str) -> None:
-    rng = p.rng
-    value = p.expr.int_expr(1)
-    form = rng.random()
-    if form < 0.5:
-        p.emit(f"table.insert({name}, {value})")
-    elif form < 0.75:
-        p.emit(f"{name}[#{name} + 1] = {value}")
-    else:
-        p.emit(f"table.insert({name}, 1, {value})")
-    if p.indent == 0:  # inside a branch or loop the append may not run
-        p.scope.lookup(name).min_len += 1
-
-
-def make_record(p: Program) -> int:
-    rng = p.rng
-    name = p.scope.fresh(rng, REC_NAMES)
-    fields: dict[str, str] = {}
-    for field in rng.sample(FIELD_NUM, rng.randint(1, 2)):
-        fields[field] = INT
-    if rng.random() < 0.7:
-        fields[rng.choice(FIELD_STR)] = STR
-    parts = [f"{f} = {p.expr.literal() if t == INT else p.expr.string_literal()}" for f, t in fields.items()]
-    p.emit(f"local {name} = {{{', '.join(parts)}}}")
-    p.scope.declare(name, Var(REC, fields=fields))
-    return 0
-
-
-def table_output(p: Program) -> int:
-    """Print something about an array: its length, a concat, or a sorted concat."""
-    rng = p.rng
-    arrays = p.scope.names(ARR)
-    if not arrays:
-        make_array(p)
-        arrays = p.scope.names(ARR)
-    name = rng.choice(arrays)
-    roll = rng.random()
-    if roll < 0.3:
-        p.emit(f'print("size", #{name})')
-    elif roll < 0.7:
-        p.emit(f'print(table.concat({name}, "{rng.choice((", ", " ", "-"))}"))')
-    else:
-        p.emit(f"table.sort({name})")
-        p.emit(f'print(table.concat({name}, " "))')
     return 0
 
 
@@ -190,8 +168,8 @@ def body(p: Program, budget: int, statements: int) -> int:
     """A block body: `statements` simple statements plus nested constructs spending up to `budget`."""
     used = 0
     for _ in range(statements):
-        if budget - used >= 1 and p.rng.random() < 0.3:
-            used += if_stmt(p, budget - used)
+        if budget - used >= 1 and p.rng.random() < 0.3 and p.indent < p.max_depth:
+            used += p.rng.choice((if_stmt, if_stmt, for_loop))(p, budget - used)
         else:
             p.rng.choice((print_stmt, update, update, assign_new))(p)
     return used
@@ -203,7 +181,7 @@ def if_stmt(p: Program, budget: int) -> int:
     logic = rng.randint(0, 1) if budget >= 2 and rng.random() < 0.3 else 0
     used = 1 + logic
     p.open_block(f"if {p.expr.bool_expr(logic)} then")
-    body(p, 0, rng.randint(1, 2))
+    used += body(p, budget - used, rng.randint(1, 2))
     while budget - used >= 1 and rng.random() < 0.4:
         p.scope.pop()  # the condition must not see the previous branch's locals
         p.close_branch(f"elseif {p.expr.bool_expr(0)} then")
@@ -231,14 +209,18 @@ def _loop_body(p: Program, budget: int) -> int:
     return used
 
 
+def _start(p: Program) -> int:
+    return p.rng.randint(min(0, p.expr.min_number), max(1, min(p.expr.max_number, 10)))
+
+
 def for_loop(p: Program, budget: int) -> int:
     """Numeric for with a positive or negative step; the loop variable is read-only in the body."""
     rng = p.rng
     iterations = rng.randint(1, p.max_iterations)
     step = rng.choice((1, 1, 1, 2, 3))
-    start = rng.randint(0, max(1, min(p.expr.max_number, 10)))
+    start = _start(p)
     stop = start + (iterations - 1) * step
-    var = p.scope.fresh(rng, ("i", "j", "k", "idx", "step_i"))
+    var = p.fresh(("i", "j", "k", "idx", "n"))
     if rng.random() < 0.3:
         header = f"for {var} = {stop}, {start}, -{step} do"
     elif step == 1 and rng.random() < 0.7:
@@ -255,9 +237,9 @@ def for_loop(p: Program, budget: int) -> int:
 def while_loop(p: Program, budget: int) -> int:
     """while over a dedicated counter that only the loop's last statement changes."""
     rng = p.rng
-    counter = p.scope.fresh(rng, ("i", "n", "k", "left", "tick"))
+    counter = p.fresh(("i", "n", "k", "left", "tick"))
     iterations, step = rng.randint(1, p.max_iterations), rng.randint(1, 3)
-    start = rng.randint(0, max(1, min(p.expr.max_number, 10)))
+    start = _start(p)
     p.emit(f"local {counter} = {start}")
     if rng.random() < 0.5:
         p.open_block(f"while {counter} < {start + iterations * step - rng.randint(0, step - 1)} do")
@@ -276,7 +258,7 @@ def while_loop(p: Program, budget: int) -> int:
 def repeat_loop(p: Program, budget: int) -> int:
     """repeat ... until over a dedicated counter."""
     rng = p.rng
-    counter = p.scope.fresh(rng, ("r", "tries", "round", "pass"))
+    counter = p.fresh(("r", "tries", "round", "pass"))
     iterations = rng.randint(1, p.max_iterations)
     p.emit(f"local {counter} = 0")
     p.open_block("repeat")
@@ -288,43 +270,13 @@ def repeat_loop(p: Program, budget: int) -> int:
     return used
 
 
-def ipairs_loop(p: Program, budget: int) -> int:
-    """for i, v in ipairs(array), accumulating into a fresh variable printed afterwards."""
-    rng = p.rng
-    arrays = [n for n in p.scope.names(ARR) if 0 < p.scope.lookup(n).min_len <= p.max_iterations]
-    if not arrays:
-        make_array(p)
-        arrays = p.scope.names(ARR)
-    name = rng.choice(arrays)
-    acc = p.scope.fresh(rng, ("total", "acc", "sum", "best"))
-    p.emit(f"local {acc} = 0")
-    p.scope.declare(acc, Var(INT))
-    index, value = p.scope.fresh(rng, ("i", "idx", "pos")), p.scope.fresh(rng, ("v", "val", "item"))
-    array = p.scope.lookup(name)
-    was_readonly, array.readonly = array.readonly, True  # growing the array while iterating never ends
-    p.scope.invalidate()
-    p.open_block(f"for {index}, {value} in ipairs({name}) do")
-    p.scope.declare(index, Var(INT, readonly=True))
-    p.scope.declare(value, Var(INT, readonly=True))
-    op = rng.choice((f"{acc} + {value}", f"{acc} + {value} * {index}", f"math.max({acc}, {value})"))
-    p.emit(f"{acc} = {op}")
-    used = 1
-    if budget >= 2 and rng.random() < 0.5:
-        used += if_stmt(p, 1)
-    p.close_block()
-    array.readonly = was_readonly
-    p.scope.invalidate()
-    p.emit(f"print({rng.choice(LABELS)!r} .. {acc})".replace("'", '"'))
-    return used
-
-
 def function_def(p: Program, budget: int) -> int:
     """A (local) function with parameters and return values, then a call whose result is printed."""
     rng = p.rng
-    name = p.scope.fresh(rng, FUNC_NAMES)
-    params = [p.scope.fresh(rng, ("a", "b", "c", "x", "y", "n")) for _ in range(rng.randint(1, 2))]
+    name = p.fresh(FUNC_NAMES)
+    params = [p.fresh(("a", "b", "c", "x", "y", "n")) for _ in range(rng.randint(1, 3))]
     params = list(dict.fromkeys(params))
-    ptypes = [INT if rng.random() < 0.8 else STR for _ in params]
+    ptypes = [INT if rng.random() < 0.75 else STR for _ in params]
     keyword = "local function" if rng.random() < 0.6 else "function"
     p.open_block(f"{keyword} {name}({', '.join(params)})")
     saved = p.scope.blocks
@@ -333,8 +285,10 @@ def function_def(p: Program, budget: int) -> int:
         p.scope.declare(param, Var(ptype))
     used = 1
     returns = [INT if rng.random() < 0.7 else STR]
-    if rng.random() < 0.25:
-        returns.append(INT)
+    if rng.random() < 0.3:
+        returns.append(rng.choice((INT, INT, STR)))
+    if rng.random() < 0.4:
+        assign_new(p)
     if budget >= 2 and rng.random() < 0.5:  # early return with the same number and types of values
         p.open_block(f"if {p.expr.compare(0)} then")
         p.emit(f"return {', '.join(p.expr.value(t, 1) for t in returns)}")
@@ -353,8 +307,7 @@ def call_function(p: Program, name: str, func: Func) -> None:
     rng = p.rng
     args = ", ".join(p.expr.value(t, 1) for t in func.params)
     if len(func.returns) > 1 and rng.random() < 0.6:
-        names = [p.scope.fresh(rng, _NAME_POOL[t]) for t in func.returns]
-        names = list(dict.fromkeys(names))
+        names = list(dict.fromkeys(p.fresh(_NAME_POOL[t]) for t in func.returns))
         if len(names) == len(func.returns):
             p.emit(f"local {', '.join(names)} = {name}({args})")
             for var, typ in zip(names, func.returns):
@@ -364,34 +317,36 @@ def call_function(p: Program, name: str, func: Func) -> None:
     if rng.random() < 0.5:
         p.emit(f"print({name}({args}))")
     else:
-        var = p.scope.fresh(rng, _NAME_POOL[func.returns[0]])
+        var = p.fresh(_NAME_POOL[func.returns[0]])
         p.emit(f"local {var} = {name}({args})")
         p.scope.declare(var, Var(func.returns[0]))
-        p.emit(f'print("{rng.choice(WORDS)}", {var})')
+        p.emit(f'print("{p.expr.label()}", {var})')
+
+
+_RECURSIVE = {  # kind: (conventional names, largest argument, base case, recursive step)
+    "fact": (("fact", "factorial"), 7, ("if n <= 1 then", "return 1"), "return n * {f}(n - 1)"),
+    "sum": (("sum_to", "total_to"), 9, ("if n == 0 then", "return 0"), "return n + {f}(n - 1)"),
+    "pow": (("power", "pow2"), 8, ("if n == 0 then", "return 1"), "return 2 * {f}(n - 1)"),
+    "fib": (("fib", "fibonacci"), 9, ("if n < 2 then", "return n"), "return {f}(n - 1) + {f}(n - 2)"),
+    "digits": (("digits", "count_digits"), 99999, ("if n < 10 then", "return 1"), "return 1 + {f}(n // 10)"),
+}
 
 
 def recursive_function(p: Program) -> int:
-    """A shallow recursive function (factorial, sum to n, power, fibonacci, countdown) and a call."""
+    """A shallow recursive function (factorial, sum to n, power, fibonacci, digits, countdown) and a call."""
     rng = p.rng
-    kind = rng.choice(("fact", "sum", "pow", "fib", "countdown"))
-    name = p.scope.fresh(rng, {"fact": ("fact", "factorial"), "sum": ("sum_to", "total_to"),
-                               "pow": ("power", "pow2"), "fib": ("fib", "fibonacci"),
-                               "countdown": ("countdown", "launch")}[kind])
+    kind = rng.choice(("fact", "sum", "pow", "fib", "digits", "countdown"))
     local = "local " if rng.random() < 0.6 else ""
-    arg = rng.randint(1, {"fact": 7, "sum": 9, "pow": 8, "fib": 9, "countdown": min(5, p.max_iterations)}[kind])
-    lines = {
-        "fact": [f"{local}function {name}(n)", "    if n <= 1 then", "        return 1", "    end",
-                 f"    return n * {name}(n - 1)", "end", f"print({name}({arg}))"],
-        "sum": [f"{local}function {name}(n)", "    if n == 0 then", "        return 0", "    end",
-                f"    return n + {name}(n - 1)", "end", f"print({name}({arg}))"],
-        "pow": [f"{local}function {name}(n)", "    if n == 0 then", "        return 1", "    end",
-                f"    return 2 * {name}(n - 1)", "end", f"print({name}({arg}))"],
-        "fib": [f"{local}function {name}(n)", "    if n < 2 then", "        return n", "    end",
-                f"    return {name}(n - 1) + {name}(n - 2)", "end", f"print({name}({arg}))"],
-        "countdown": [f"{local}function {name}(n)", "    if n > 0 then", "        print(n)",
-                      f"        {name}(n - 1)", "    else", '        print("go")', "    end", "end",
-                      f"{name}({arg})"],
-    }[kind]
+    if kind == "countdown":
+        name = p.fresh(("countdown", "launch"))
+        arg = rng.randint(1, min(5, p.max_iterations))
+        lines = [f"{local}function {name}(n)", "    if n > 0 then", "        print(n)", f"        {name}(n - 1)",
+                 "    else", f'        print("{p.expr.label().strip()}")', "    end", "end", f"{name}({arg})"]
+    else:
+        pool, largest, (test, base), step = _RECURSIVE[kind]
+        name = p.fresh(pool)
+        lines = [f"{local}function {name}(n)", f"    {test}", f"        {base}", "    end",
+                 "    " + step.format(f=name), "end", f"print({name}({rng.randint(1, largest)}))"]
     for line in lines:
         p.emit(line)
     p.scope.funcs[name] = Func(params=[INT], returns=[INT])

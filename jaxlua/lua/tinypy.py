@@ -4,24 +4,40 @@
 5: if / elseif / else on comparisons with optional not, and/or.
 6: a numeric for loop (step 1-3, 2-3 iterations as TinyPy; `max_iterations` lets it grow) printing.
 7: a while loop counting up or down by a step, printing each iteration.
-Variables are single letters and globals (TinyPy has no `local`); literals are 0..max_number.
+Variables are globals (TinyPy has no `local`): single letters as TEX (`names="letters"`, the default) or
+generated identifiers (`names="words"`, eight per program); literals are min_number..max_number (0..9 by
+default). With the defaults a seed gives the same programs as before these knobs existed.
 """
 from __future__ import annotations
 
 import random
 
+from jaxlua.lua import words
+
+NAME_STYLES = ("letters", "words")
+_WORD_NAMES_PER_PROGRAM = 8
 _VARIABLES = "abcdefghijklmnopqrstuvwxyz"
 _ARITH = ("+", "-", "*", "/")
 _RELATIONS = ("<", ">", "<=", ">=", "~=", "==")
 
 
 class _TinyPy:
-    def __init__(self, rng: random.Random, max_number: int, max_iterations: int) -> None:
+    def __init__(self, rng: random.Random, max_number: int, max_iterations: int, min_number: int = 0,
+                 names: str = "letters", max_identifier_length: int = 10) -> None:
         self.rng, self.max_number, self.max_iterations = rng, max_number, max_iterations
+        self.min_number = min_number
         self.lines: list[str] = []
         self.names: list[str] = []
+        self.pool: str | list[str] = _VARIABLES
+        if names == "words":
+            self.pool = list(dict.fromkeys(words.identifier(rng, max_identifier_length)
+                                           for _ in range(_WORD_NAMES_PER_PROGRAM)))
 
-    def digit(self, low: int = 0) -> str:
+    def variable(self) -> str:
+        return self.rng.choice(self.pool)
+
+    def digit(self, low: int | None = None) -> str:
+        low = self.min_number if low is None else max(low, self.min_number)
         return str(self.rng.randint(low, max(low, self.max_number)))
 
     def term(self) -> str:
@@ -35,7 +51,7 @@ class _TinyPy:
 
     def initialise(self, count: int) -> None:
         for _ in range(count):
-            name = self.rng.choice(_VARIABLES)
+            name = self.variable()
             self.lines.append(f"{name} = {self.digit()}")
             if name not in self.names:
                 self.names.append(name)
@@ -65,7 +81,7 @@ def _level_assign(t: _TinyPy) -> None:
     rng = t.rng
     t.initialise(rng.randint(1, 3))
     for _ in range(rng.randint(0, 2)):
-        name = rng.choice(_VARIABLES)
+        name = t.variable()
         t.lines.append(f"{name} = {t.expression()}")
         if name not in t.names:
             t.names.append(name)
@@ -94,7 +110,7 @@ def _level_if(t: _TinyPy) -> None:
 def _level_for(t: _TinyPy) -> None:
     rng = t.rng
     t.initialise(rng.randint(1, 2))
-    var = rng.choice(_VARIABLES)
+    var = t.variable()
     step = rng.randint(1, 3)
     high = max(1, min(3, t.max_iterations))  # TinyPy's execution_count is 2 or 3
     count = rng.randint(min(2, high), high)
@@ -110,7 +126,7 @@ def _level_for(t: _TinyPy) -> None:
 def _level_while(t: _TinyPy) -> None:
     rng = t.rng
     t.initialise(rng.randint(0, 2))
-    var = rng.choice(_VARIABLES)
+    var = t.variable()
     step = rng.randint(1, 3)
     high = max(1, t.max_iterations)
     count = rng.randint(min(2, high), high)
@@ -136,8 +152,9 @@ def _level_while(t: _TinyPy) -> None:
 _LEVELS = {4: _level_assign, 5: _level_if, 6: _level_for, 7: _level_while}
 
 
-def sample(rng: random.Random, level: int, max_number: int, max_iterations: int) -> str:
+def sample(rng: random.Random, level: int, max_number: int, max_iterations: int, min_number: int = 0,
+           names: str = "letters", max_identifier_length: int = 10) -> str:
     """One TinyPy-style Lua program of level 4 (assign), 5 (if), 6 (for) or 7 (while)."""
-    t = _TinyPy(rng, max_number, max_iterations)
+    t = _TinyPy(rng, max_number, max_iterations, min_number, names, max_identifier_length)
     _LEVELS[level](t)
     return t.source()

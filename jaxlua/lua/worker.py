@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
 
-from jaxlua.lua.sandbox import LuaSandbox
+from jaxlua.lua.sandbox import LuaResult, LuaSandbox
 
 _HEADER = struct.Struct("<I")
 
@@ -28,6 +29,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 
 def serve() -> None:
     """Answer run requests until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle; it replaces this worker
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed by accident goes to stderr, never into the reply stream
     sandbox = LuaSandbox()
@@ -36,10 +38,15 @@ def serve() -> None:
         header = _read_exact(0, _HEADER.size)
         if header is None:
             return
-        source, max_steps, max_memory, max_output = pickle.loads(_read_exact(0, _HEADER.unpack(header)[0]))
-        result = sandbox.run(source, max_steps=max_steps, max_memory=max_memory, max_output=max_output)
-        reply = pickle.dumps((result.status, result.stdout, result.error, result.steps),
-                             protocol=pickle.HIGHEST_PROTOCOL)
+        request_id, source, max_steps, max_memory, max_output, trace, max_trace_steps = pickle.loads(
+            _read_exact(0, _HEADER.unpack(header)[0]))
+        try:
+            result = sandbox.run(source, max_steps=max_steps, max_memory=max_memory, max_output=max_output,
+                                 trace=trace, max_trace_steps=max_trace_steps)
+        except Exception as exc:  # pylint: disable=broad-except  (answered, never a dead worker)
+            result = LuaResult("error", "", f"sandbox failure: {type(exc).__name__}: {exc}", 0,
+                               () if trace else None, trace)
+        reply = pickle.dumps((request_id, result), protocol=pickle.HIGHEST_PROTOCOL)
         data = _HEADER.pack(len(reply)) + reply
         while data:
             data = data[os.write(reply_fd, data):]

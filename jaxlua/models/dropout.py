@@ -1,16 +1,16 @@
 """Dropout whose mask comes from a keyed counter hash instead of one threefry draw per element.
 
 `nnx.Dropout` draws `jax.random.bernoulli(key, shape)`: a threefry-2x32 evaluation per element, which XLA
-compiles to slow scalar-heavy code on CPU. At the dissertation's size (a [128, 128, 900] activation) that one
-mask took ~320-450 ms on our 2-core CPU, more than the whole MinGRU scan. Here the key gives two 32-bit words
-(one tiny threefry call) and every element's bits are a keyed mix of its flat index:
+compiles to slow scalar-heavy code on CPU (at the dissertation's size it cost more than the whole MinGRU scan;
+README's training section has the figures). Here the key gives two 32-bit words (one tiny threefry call) and
+every element's bits are a keyed mix of its flat index:
 
     x = fmix32(fmix32(index ^ k0) + k1),   keep where x < keep_prob * 2**32
 
 `fmix32` is MurmurHash3's finalizer, a bijection of uint32 with full avalanche, so each round is a keyed
 permutation of the indices: distinct elements never share bits within one mask, and masks of different keys
 are unrelated (the second key word breaks the shift symmetry of the first). Five integer ops per round that
-XLA fuses and vectorises: ~4 ms for the same mask (`experiments/bench_train_step.py` records the step time).
+XLA fuses and vectorises (`experiments/bench_train_step.py` records the step time).
 Statistical quality is what dropout needs, not what cryptography needs; `tests/models/test_dropout.py` checks
 the keep rate, pairwise independence along every axis and across keys, and golden values.
 """

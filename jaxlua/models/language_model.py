@@ -1,7 +1,8 @@
-"""LanguageModel: token embedding -> N blocks (cell, optional MoE, optional attention) -> LayerNorm -> head.
+"""LanguageModel: token embedding -> N blocks (cell, optional MoE, attention, MLP) -> LayerNorm -> head.
 
-A block is pre-norm with residuals: `x += drop(cell(LN(x)))`, then `x += drop(moe(LN(x)))` and
-`x += drop(attn(LN(x)))` when enabled. The first block's cell reads the embedding directly; when
+A block is pre-norm with residuals: `x += drop(cell(conv(LN(x))))` (the causal convolution only when
+`conv_width > 0`), then `x += drop(moe(LN(x)))`, `x += drop(attn(LN(x)))` and `x += drop(mlp(LN(x)))` when
+enabled. The first block's cell reads the embedding directly; when
 `embed_dim != hidden_dim` that block has no residual (as in the dissertation, where the cell maps
 embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the sequence once and returns a
 cache holding each layer's last state (plus keys and values when attention is on) and the logits of each
@@ -17,14 +18,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxlua.config import CELLS, ModelConfig
 from jaxlua.models.attention import SelfAttention, fill_cache
-from jaxlua.models.cells import GRU, LSTM, RNN
-from jaxlua.models.config import ModelConfig
+from jaxlua.models.block_parts import CausalConv, GatedMLP
 from jaxlua.models.dropout import Dropout
-from jaxlua.models.min_cells import MinGRU, MinLSTM
 from jaxlua.models.moe import MoE
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "mingru": MinGRU, "minlstm": MinLSTM}
 DecodeState = dict[str, Any]  # {"layers": tuple of per-layer dicts, "pos": int32[B] (next position)}
 
 
@@ -47,22 +46,33 @@ class Block(nnx.Module):
         hidden, dtype = config.hidden_dim, config.compute_dtype
         self.residual = in_dim == hidden
         self.norm = nnx.LayerNorm(in_dim, dtype=dtype, rngs=rngs)
-        self.cell = CELLS[config.cell](in_dim, hidden, dtype=dtype, scan_method=config.scan_method, rngs=rngs)
+        self.conv = CausalConv(in_dim, config.conv_width, dtype=dtype, rngs=rngs) if config.conv_width else None
+        self.cell = CELLS.get(config.cell)(in_dim, hidden, dtype=dtype, scan_method=config.scan_method, rngs=rngs)
         self.moe_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.num_experts else None
         self.moe = (MoE(hidden, config.num_experts, config.moe_top_k, dtype=dtype, rngs=rngs)
                     if config.num_experts else None)
         self.attn_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.attention else None
         self.attn = (SelfAttention(hidden, config.num_heads, dtype=dtype, rngs=rngs)
                      if config.attention else None)
+        self.mlp_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
+        self.mlp = GatedMLP(hidden, config.mlp_ratio, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
         self.dropout = Dropout(config.dropout, rngs=rngs)
 
     def _add(self, x: jax.Array, y: jax.Array, residual: bool = True) -> jax.Array:
         y = self.dropout(y)
         return x + y if residual else y
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None):
-        """`x [B,T,in]` -> (x [B,T,H], last cell state, aux loss, (keys, values) or None)."""
-        y, state = self.cell(self.norm(x), mask=mask)
+    def __call__(self, x: jax.Array, mask: jax.Array | None = None, lengths: jax.Array | None = None):
+        """`x [B,T,in]` -> (x [B,T,H], aux loss, layer cache or None).
+
+        With `lengths` (prefill) the layer cache for decoding is returned: the last cell state, the keys and
+        values when attention is on, and the convolution's last inputs of each row when it is on.
+        """
+        u = self.norm(x)
+        conv_in = u
+        if self.conv is not None:
+            u = self.conv(u)
+        y, state = self.cell(u, mask=mask)
         x = self._add(x, y, self.residual)
         aux = jnp.zeros((), jnp.float32)
         if self.moe is not None:
@@ -72,27 +82,42 @@ class Block(nnx.Module):
         if self.attn is not None:
             y, kv = self.attn(self.attn_norm(x), mask, return_kv=True)
             x = self._add(x, y)
-        return x, state, aux, kv
+        if self.mlp is not None:
+            x = self._add(x, self.mlp(self.mlp_norm(x)))
+        if lengths is None:
+            return x, aux, None
+        cache = {"cell": state}
+        if kv is not None:
+            cache["kv"] = kv
+        if self.conv is not None:
+            cache["conv"] = self.conv.state_after(conv_in, lengths)
+        return x, aux, cache
 
     def decode(self, x: jax.Array, layer: dict, pos: jax.Array) -> tuple[jax.Array, dict]:
         """One token `x [B,in]` -> (x [B,H], updated layer cache)."""
-        state, y = self.cell.step(layer["cell"], self.norm(x))
+        u = self.norm(x)
+        new = {}
+        if self.conv is not None:
+            new["conv"], u = self.conv.step(layer["conv"], u)
+        state, y = self.cell.step(layer["cell"], u)
+        new["cell"] = state
         x = self._add(x, y, self.residual)
         if self.moe is not None:
             x = self._add(x, self.moe(self.moe_norm(x))[0])
-        new = {"cell": state}
         if self.attn is not None:
             y, new["kv"] = self.attn.decode(self.attn_norm(x), layer["kv"], pos)
             x = self._add(x, y)
+        if self.mlp is not None:
+            x = self._add(x, self.mlp(self.mlp_norm(x)))
         return x, new
 
 
 class LanguageModel(nnx.Module):
-    """Next-token model over one of the five recurrent cells."""
+    """Next-token model over one of the registered recurrent cells (jaxlua.config.CELLS)."""
 
     def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs) -> None:
         if config.cell not in CELLS:
-            raise ValueError(f"LanguageModel needs a recurrent cell {tuple(CELLS)}; got {config.cell!r} "
+            raise ValueError(f"LanguageModel needs a recurrent cell {CELLS.names()}; got {config.cell!r} "
                              "(use jaxlua.models.build for the transformer)")
         self.config = config
         dtype = config.compute_dtype
@@ -117,7 +142,7 @@ class LanguageModel(nnx.Module):
         x = self.dropout(self.embed(tokens))
         aux = jnp.zeros((), jnp.float32)
         for block in self.blocks:
-            x, _, block_aux, _ = block(x, mask)
+            x, block_aux, _ = block(x, mask)
             aux = aux + block_aux
         return x, aux
 
@@ -140,10 +165,9 @@ class LanguageModel(nnx.Module):
         x = self.dropout(self.embed(tokens))
         layers = []
         for block in self.blocks:
-            x, state, _, kv = block(x, mask)
-            layer = {"cell": state}
-            if kv is not None:
-                layer["kv"] = fill_cache(kv, self.config.max_len)
+            x, _, layer = block(x, mask, lengths)
+            if "kv" in layer:
+                layer["kv"] = fill_cache(layer["kv"], self.config.max_len)
             layers.append(layer)
         logits = self.logits(last_positions(x, lengths))
         return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits

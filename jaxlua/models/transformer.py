@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxlua.models.attention import SelfAttention, fill_cache
-from jaxlua.models.config import ModelConfig
+from jaxlua.config import ModelConfig
 from jaxlua.models.dropout import Dropout
 from jaxlua.models.language_model import DecodeState, check_tokens, last_positions
 from jaxlua.models.moe import MoE

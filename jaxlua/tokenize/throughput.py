@@ -36,6 +36,7 @@ def tokenization_throughput(records: Sequence[dict], tokenizer: Tokenizer | None
     best = max(best, 1e-9)
     return {
         "mode": tokenizer.mode,
+        "settings": tokenizer.settings(),
         "programs": len(pairs),
         "programs_per_s": len(pairs) / best,
         "mean_program_chars": sum(len(s) for s, _ in pairs) / len(pairs),

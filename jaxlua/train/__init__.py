@@ -1,30 +1,19 @@
-"""Training: config and presets, optimizer, batching, curriculum, jit train step, sharding, checkpoints, loop.
+"""Training: optimizer, batching, curriculum, jit train step, sharding, checkpoints, the loop (JAX side).
 
-`TrainConfig` and `PRESETS` import without JAX (flag parsing stays fast); the JAX-side names load lazily on
-first use.
+The configuration is `jaxlua.config` (JAX-free; `TrainConfig` and `PRESETS` are re-exported here). Running an
+experiment end to end (train, then evaluate) is `jaxlua.cli.experiment.run_experiment`.
 """
+from jaxlua.config import PRESETS, TrainConfig
+from jaxlua.train.checkpoint import Checkpoints, ResumeMismatchError, load_for_inference
+from jaxlua.train.curriculum import BatchSampler, Curriculum
+from jaxlua.train.loop import TrainingDivergedError, TrainingInterrupted, TrainResult, train
+from jaxlua.train.optimizer import make_optimizer
+from jaxlua.train.sharding import DataParallel
+from jaxlua.train.sources import BatchSource, FixedSource, StreamSource
+from jaxlua.train.step import TrainState, make_eval_step, make_train_step
 
-from jaxlua._lazy import lazy_exports
-from jaxlua.train.config import PRESETS, TrainConfig
-
-_LAZY = {
-    "train": "jaxlua.train.loop",
-    "TrainResult": "jaxlua.train.loop",
-    "TrainingDivergedError": "jaxlua.train.loop",
-    "TrainState": "jaxlua.train.step",
-    "make_train_step": "jaxlua.train.step",
-    "make_eval_step": "jaxlua.train.step",
-    "make_optimizer": "jaxlua.train.optimizer",
-    "DataParallel": "jaxlua.train.sharding",
-    "Checkpoints": "jaxlua.train.checkpoint",
-    "load_for_inference": "jaxlua.train.checkpoint",
-    "ResumeMismatchError": "jaxlua.train.checkpoint",
-    "BatchSampler": "jaxlua.train.curriculum",
-    "Curriculum": "jaxlua.train.curriculum",
-    "run_experiment": "jaxlua.train.run",
-    "EvalOptions": "jaxlua.train.run",
-}
-
-__all__ = ["PRESETS", "TrainConfig"] + sorted(_LAZY)
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+__all__ = [
+    "BatchSampler", "BatchSource", "Checkpoints", "Curriculum", "DataParallel", "FixedSource", "PRESETS", "ResumeMismatchError", "StreamSource", "TrainConfig",
+    "TrainResult", "TrainState", "TrainingDivergedError", "TrainingInterrupted", "load_for_inference",
+    "make_eval_step", "make_optimizer", "make_train_step", "train",
+]

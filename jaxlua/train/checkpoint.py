@@ -6,6 +6,10 @@ Layout of a workdir:
   vocab.json         the Vocabulary built from the train split
   checkpoints/<step> periodic saves (TrainState + loop metadata), the newest `max_to_keep` kept
   best/<step>        the save with the lowest validation loss so far
+  damaged/<slot>-<step>  steps that could not be restored, moved aside by a resuming run (kept, not deleted)
+
+A step folder appears only once complete (orbax renames it into place), a damaged step is skipped for the
+newest intact one, and replayed steps are never saved twice, so a run killed at any moment can be resumed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import orbax.checkpoint as ocp
 from absl import logging
 
+from jaxlua.io import atomic_write_text
 from jaxlua.train.config import TrainConfig, config_differences
 
 CONFIG_FILE = "config.json"
@@ -56,53 +61,151 @@ def prepare_workdir(
     workdir = pathlib.Path(workdir)
     check_resume(workdir, config, dataset_info.get("fingerprint"))
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / CONFIG_FILE).write_text(config.to_json())
-    (workdir / DATASET_FILE).write_text(json.dumps(dataset_info, indent=2, sort_keys=True))
+    atomic_write_text(workdir / CONFIG_FILE, config.to_json())
+    atomic_write_text(workdir / DATASET_FILE, json.dumps(dataset_info, indent=2, sort_keys=True))
     if vocab is not None and not (workdir / VOCAB_FILE).exists():
         vocab.save(workdir / VOCAB_FILE)
     return workdir
 
 
-def _manager(directory: pathlib.Path, max_to_keep: int) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, cleanup_tmp_directories=True)
+class NoIntactCheckpointError(FileNotFoundError):
+    """The workdir holds no checkpoint that can be read (none saved yet, or every one damaged)."""
+
+
+def _manager(directory: pathlib.Path, max_to_keep: int, read_only: bool) -> ocp.CheckpointManager:
+    # Orbax writes each step into a temporary folder and renames it into place when complete, so a
+    # half-written step is never listed; a writer also removes such leftovers of a killed run. A reader
+    # neither creates nor cleans anything (a run may be writing there); Checkpoints refuses its saves.
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only
+    )
     return ocp.CheckpointManager(directory.absolute(), options=options, item_names=("state", "meta"))
 
 
-class Checkpoints:
-    """Periodic checkpoints plus the best one by validation loss, both through orbax CheckpointManagers."""
+def _first_line(exc: BaseException) -> str:
+    """The first line of the innermost cause of `exc`, at most 200 characters (tensorstore's are long)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
 
-    def __init__(self, workdir: str | pathlib.Path, max_to_keep: int):
-        workdir = pathlib.Path(workdir)
-        self.latest = _manager(workdir / "checkpoints", max_to_keep)
-        self.best = _manager(workdir / "best", 1)
+
+class Checkpoints:
+    """Periodic checkpoints (`checkpoints/`) plus the best one by validation loss (`best/`), two orbax managers.
+
+    Safe to re-run after a kill: a save at a step that already exists is skipped (a resumed run replays the
+    same steps), and so is a best save at a step older than the best one kept. Restores fall back from a
+    damaged step to the newest intact one with one warning line; a writer (`read_only=False`) moves damaged
+    steps into `damaged/` so that the replay can save those steps again.
+    """
+
+    def __init__(self, workdir: str | pathlib.Path, max_to_keep: int, *, read_only: bool = False):
+        self.workdir = pathlib.Path(workdir)
+        self.read_only = read_only
+        self.latest = self.best = None
+        if not read_only or (self.workdir / "checkpoints").is_dir():
+            self.latest = _manager(self.workdir / "checkpoints", max_to_keep, read_only)
+        if not read_only or (self.workdir / "best").is_dir():
+            self.best = _manager(self.workdir / "best", 1, read_only)
+
+    def _slot(self, best: bool) -> ocp.CheckpointManager | None:
+        return self.best if best else self.latest
+
+    def steps(self, *, best: bool = False) -> list[int]:
+        """Saved steps of one slot, oldest first."""
+        manager = self._slot(best)
+        return sorted(manager.all_steps()) if manager is not None else []
 
     def latest_step(self) -> int | None:
-        return self.latest.latest_step()
+        steps = self.steps()
+        return steps[-1] if steps else None
 
-    def save(self, step: int, state: Any, meta: dict[str, Any], *, best: bool = False) -> None:
-        """Saves asynchronously; `best=True` writes to the best-by-validation slot instead of the periodic one."""
-        manager = self.best if best else self.latest
+    def save(self, step: int, state: Any, meta: dict[str, Any], *, best: bool = False) -> bool:
+        """Saves asynchronously; `best=True` writes to the best-by-validation slot instead of the periodic one.
+
+        Returns False (and saves nothing) when the slot already holds `step`, or, for the best slot, a newer
+        step: both happen when a resumed run replays steps that the killed run had already saved.
+        """
+        manager = self._slot(best)
+        if self.read_only or manager is None:
+            raise ValueError(f"checkpoints of {self.workdir} were opened read-only")
+        saved = self.steps(best=best)
+        if step in saved or (best and saved and saved[-1] > step):
+            slot = "best" if best else "checkpoints"
+            logging.info("not saving step %d again: %s/ already holds step %d", step, slot, saved[-1])
+            return False
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         manager.save(step, args=args, force=True)
+        return True
 
     def restore(self, target_state: Any, *, best: bool = False, step: int | None = None) -> tuple[Any, dict] | None:
-        """(state, meta) of the newest save (of the best slot with `best`), laid out like `target_state`."""
-        manager = self.best if best else self.latest
-        step = manager.latest_step() if step is None else step
-        if step is None:
+        """(state, meta) of `step`, else of the newest intact step of one slot, laid out like `target_state`.
+
+        None when the slot holds no intact step. A damaged step (a file missing or truncated) is skipped with
+        a warning, and moved into `damaged/` unless read-only; an explicit `step` that fails raises instead.
+        """
+        manager = self._slot(best)
+        if manager is None:
             return None
-        restored = manager.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target_state), meta=ocp.args.JsonRestore())
-        )
-        return restored.state, dict(restored.meta)
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(target_state), meta=ocp.args.JsonRestore())
+        if step is not None:
+            restored = manager.restore(step, args=args)
+            return restored.state, dict(restored.meta)
+        for candidate in reversed(self.steps(best=best)):
+            try:
+                restored = manager.restore(candidate, args=args)
+                return restored.state, dict(restored.meta)
+            except Exception as exc:  # pylint: disable=broad-except  # orbax/tensorstore raise many types
+                self._damaged(best, candidate, exc)
+        return None
+
+    def _damaged(self, best: bool, step: int, exc: Exception) -> None:
+        slot = "best" if best else "checkpoints"
+        where = f"{self.workdir / slot / str(step)}"
+        if self.read_only:
+            logging.warning("checkpoint %s is damaged (%s); skipping it", where, _first_line(exc))
+            return
+        target = self.workdir / "damaged" / f"{slot}-{step}"
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = self.workdir / "damaged" / f"{slot}-{step}-{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (self.workdir / slot / str(step)).rename(target)
+        self._slot(best).reload()
+        logging.warning("checkpoint %s is damaged (%s); moved it to %s and falling back to an earlier step",
+                        where, _first_line(exc), target)
 
     def wait(self) -> None:
-        self.latest.wait_until_finished()
-        self.best.wait_until_finished()
+        for manager in (self.latest, self.best):
+            if manager is not None:
+                manager.wait_until_finished()
 
     def close(self) -> None:
-        self.latest.close()
-        self.best.close()
+        for manager in (self.latest, self.best):
+            if manager is not None:
+                manager.close()
+
+
+def restore_for_inference(checkpoints: Checkpoints, target_state: Any) -> tuple[Any, dict]:
+    """(state, meta) of the newest intact best checkpoint, else of the newest intact periodic one (warning which).
+
+    Raises NoIntactCheckpointError when neither slot holds a readable step.
+    """
+    restored = checkpoints.restore(target_state, best=True)
+    slot = "best"
+    if restored is None:
+        restored, slot = checkpoints.restore(target_state), "checkpoints"
+        if restored is not None and checkpoints.steps(best=True):
+            logging.warning("no intact checkpoint in %s; using %s step %d instead",
+                            checkpoints.workdir / "best", checkpoints.workdir / "checkpoints", restored[1]["step"])
+    if restored is None:
+        damaged = checkpoints.steps(best=True) or checkpoints.steps()
+        what = "no intact checkpoint (every saved step is damaged)" if damaged else "no checkpoint yet"
+        raise NoIntactCheckpointError(f"{checkpoints.workdir} has {what}")
+    logging.info("loaded %s/ step %d from %s", slot, restored[1]["step"], checkpoints.workdir)
+    return restored
 
 
 def load_for_inference(workdir: str | pathlib.Path) -> tuple[Any, TrainConfig, Any, Any]:
@@ -110,25 +213,20 @@ def load_for_inference(workdir: str | pathlib.Path) -> tuple[Any, TrainConfig, A
     # pylint: disable=import-outside-toplevel
     from flax import nnx
 
-    from jaxlua.tokenize import Tokenizer, Vocabulary
+    from jaxlua.train.inputs import make_tokenizer
     from jaxlua.train.model_state import build_model, initial_train_state
 
     workdir = pathlib.Path(workdir)
     if not (workdir / CONFIG_FILE).exists():
         raise FileNotFoundError(f"{workdir} has no {CONFIG_FILE}: not a training workdir")
     config = TrainConfig.from_json((workdir / CONFIG_FILE).read_text())
-    vocab = Vocabulary.load(workdir / VOCAB_FILE)
-    tokenizer = Tokenizer(mode=config.tokenizer_mode)
+    tokenizer = make_tokenizer(config.tokenizer)
+    vocab = tokenizer.load_vocabulary(workdir / VOCAB_FILE)
     model = build_model(config, len(vocab))
     target, graphs = initial_train_state(model, config)
-    checkpoints = Checkpoints(workdir, config.max_to_keep)
+    checkpoints = Checkpoints(workdir, config.max_to_keep, read_only=True)
     try:
-        use_best = checkpoints.best.latest_step() is not None
-        restored = checkpoints.restore(target, best=use_best)
-        if restored is None:
-            raise FileNotFoundError(f"{workdir} has no checkpoint yet")
-        state, meta = restored
-        logging.info("loaded %s checkpoint at step %d from %s", "best" if use_best else "latest", meta["step"], workdir)
+        state, _ = restore_for_inference(checkpoints, target)
     finally:
         checkpoints.close()
     model = nnx.merge(graphs.eval_def, state.params, state.rest)

@@ -72,7 +72,7 @@ class BatchSampler:
     def __init__(self, data: Arrays, config: TrainConfig, curriculum: Curriculum):
         self.data = data
         self.curriculum = curriculum
-        self.edges = bucket_edges(data.lengths, config.num_buckets, config.max_len)
+        self.edges = bucket_edges(data.lengths, config.num_buckets, config.model.max_len)
         self._seed = config.seed
         self._blend_fraction = config.blend_fraction
         make = lambda pool, key: PoolStream(pool, data.lengths, self.edges, config.batch_size, (config.seed, key))

@@ -1,9 +1,10 @@
 """The training loop: batches -> jit train step -> logs, validation, curriculum, checkpoints, resume.
 
 `train(config, workdir, train_data, val_data, ...)` is resumable: run it again with the same config and
-dataset and it continues from the newest checkpoint in `workdir`, drawing the same batches and dropout masks
+data and it continues from the newest checkpoint in `workdir`, drawing the same batches and dropout masks
 as an uninterrupted run (every random choice is a function of the seed and the step), so the final
-parameters are identical. A NaN or inf loss stops the run before it is checkpointed.
+parameters are identical. The batches come from a `BatchSource` (jaxlua.train.sources): an encoded training
+split, or the program stream. A NaN or inf loss stops the run before it is checkpointed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
+import threading
 import time
 from typing import Any, Callable
 
@@ -23,16 +25,34 @@ from tqdm import tqdm
 from jaxlua.train.batching import Arrays, eval_batches
 from jaxlua.train.checkpoint import Checkpoints, prepare_workdir
 from jaxlua.train.config import TrainConfig
-from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
+from jaxlua.train.curriculum import CurriculumState
 from jaxlua.train.model_state import build_model, count_params, initial_train_state
 from jaxlua.train.optimizer import make_optimizer, plateau_update
 from jaxlua.train.sharding import DataParallel
-from jaxlua.train.step import TrainState, make_eval_step, make_train_step, output_span
+from jaxlua.train.sources import BatchSource, FixedSource
+from jaxlua.train.step import TrainState, make_eval_step, make_train_step
 from jaxlua.train.writers import MetricWriter
 
 
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Asks a running `train` to stop after its current step (a signal handler calls this; saves stay whole)."""
+    _STOP.set()
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C or SIGTERM stopped the loop; `step` was reached, `checkpoint_step` is the newest saved step."""
+
+    def __init__(self, step: int, checkpoint_step: int | None) -> None:
+        saved = "none" if checkpoint_step is None else f"step {checkpoint_step}"
+        super().__init__(f"stopped at step {step}; last checkpoint {saved}; re-run the same command to resume")
+        self.step, self.checkpoint_step = step, checkpoint_step
 
 
 @dataclasses.dataclass
@@ -46,6 +66,7 @@ class TrainResult:
     start_step: int
     seconds: float
     best_val_loss: float
+    data_scalars: dict[str, float] = dataclasses.field(default_factory=dict)  # the batch source's, at the end
 
 
 def validation_subset(data: Arrays, max_examples: int, seed: int) -> Arrays:
@@ -106,10 +127,14 @@ def train(
     devices: list[jax.Device] | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Trains (or resumes training) `config` on encoded train/val datasets; checkpoints into `workdir`."""
+    """Trains (or resumes training) `config`; checkpoints into `workdir`.
+
+    `train_data`: an encoded training split, or a `BatchSource` (e.g. a `StreamSource`); `val_data`: the encoded
+    validation set (a seeded subset of `config.val_max_examples` programs is used).
+    """
     config.validate()
     vocab_size = len(vocab) if vocab_size is None else vocab_size
-    train_arrays = Arrays.from_encoded(train_data)
+    source = train_data if isinstance(train_data, BatchSource) else FixedSource(Arrays.from_encoded(train_data), config)
     val_arrays = validation_subset(Arrays.from_encoded(val_data), config.val_max_examples, config.seed)
     workdir = prepare_workdir(workdir, config, dataset_info or {}, vocab)
     dp = DataParallel(devices)
@@ -117,10 +142,10 @@ def train(
 
     model = build_fn(config, vocab_size)
     state, graphs = initial_train_state(model, config)
-    logging.info("model: %s cell, %d parameters; %d devices", config.cell, count_params(state.params), dp.num_devices)
+    logging.info("model: %s cell, %d parameters; %d devices", config.model.cell, count_params(state.params), dp.num_devices)
     state = dp.replicate(state)
     checkpoints = Checkpoints(workdir, config.max_to_keep)
-    curriculum = Curriculum(config, train_arrays.level)
+    curriculum = source.curriculum
     cstate, best_val_loss = CurriculumState(), math.inf
     restored = checkpoints.restore(state)
     if restored is not None:
@@ -130,11 +155,10 @@ def train(
         logging.info("resuming from step %d of %d in %s", meta["step"], config.steps, workdir)
     start = int(jax.device_get(state.step))
 
-    sampler = BatchSampler(train_arrays, config, curriculum)
-    validator = Validator(val_arrays, config, graphs.eval_def, dp, sampler.edges)
-    window = output_span(train_arrays.lengths, train_arrays.output_start)
-    logging.info("loss window: %d positions per row (the longest output of the training split)", window)
-    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings, loss_window=window)
+    validator = Validator(val_arrays, config, graphs.eval_def, dp, source.edges)
+    logging.info("loss window: %d positions per row (%s)", source.loss_window, source.window_reason)
+    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings,
+                                 loss_window=source.loss_window)
     rng = dp.replicate(jax.random.key(config.seed))
     writer = MetricWriter(workdir, resume_step=start)
     history: list[dict[str, float]] = []
@@ -160,6 +184,7 @@ def train(
         scalars = {name: float(np.mean([v[name] for v in values])) for name in values[0] if name != "tokens"}
         scalars["tokens_per_s"] = pending_tokens / max(elapsed, 1e-9)
         scalars["stage"] = cstate.stage
+        scalars.update(source.scalars())
         pending, pending_tokens, window_start = [], 0, time.perf_counter()
         return scalars
 
@@ -167,13 +192,16 @@ def train(
         total=config.steps,
         initial=start,
         disable=not progress,
-        desc=f"train {config.cell}",
+        desc=f"train {config.model.cell}",
         unit="step",
         dynamic_ncols=True,
     )
+    done = start
     try:
         for step in range(start, config.steps):
-            host_batch = sampler.batch(step, cstate)
+            if _STOP.is_set():
+                raise KeyboardInterrupt
+            host_batch = source.batch(step, cstate)
             state, metrics = train_step(state, dp.shard_batch(host_batch), rng)
             pending.append(metrics)
             pending_tokens += int(host_batch["lengths"].sum())
@@ -217,11 +245,18 @@ def train(
             if save_due:
                 checkpoints.save(done, state, meta(done))
                 last_saved = done
+    except KeyboardInterrupt:
+        _STOP.clear()  # the request is answered; a later run starts afresh
+        raise TrainingInterrupted(done, last_saved) from None
     finally:
         bar.close()
         checkpoints.wait()
         checkpoints.close()
         writer.close()
+    data_scalars = source.scalars()
+    if "consumer_wait_s" in data_scalars:
+        logging.info("data: the trainer waited %.2f s in total for batches over steps %d-%d",
+                     data_scalars["consumer_wait_s"], start, done)
     model = nnx.merge(graphs.eval_def, state.params, state.rest)
     model.eval()
     return TrainResult(
@@ -232,4 +267,5 @@ def train(
         start_step=start,
         seconds=time.perf_counter() - begin,
         best_val_loss=best_val_loss,
+        data_scalars=data_scalars,
     )

@@ -18,7 +18,7 @@ from jaxlua.train.config import TrainConfig
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
     """Base learning rate per step: warmup then cosine decay ("cosine"), or warmup then constant ("plateau")."""
-    warmup = config.warmup_steps
+    warmup = config.warmup
     if config.schedule == "cosine":
         if warmup == 0:
             return optax.cosine_decay_schedule(config.lr, config.steps, alpha=config.min_lr_ratio)

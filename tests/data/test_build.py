@@ -107,7 +107,7 @@ def test_bad_requests_are_rejected(tmp_path):
 def test_worker_pool_reports_a_failing_task():
     from jaxlua.data.workers import WorkerPool
 
-    pool = WorkerPool(1)
+    pool = WorkerPool(1, "jaxlua.data.build:generate_chunk")
     try:
         with pytest.raises(RuntimeError, match="dataset worker failed"):
             list(pool.imap([("not", "a", "task")]))

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from jaxlua.cli.workdir import metrics_filename
+
 pytestmark = pytest.mark.slow
 
 CONTRACT_KEYS = {"exact_match", "token_exact_match", "precision", "recall", "f1", "sentence_similarity", "pass_at_1",
@@ -30,7 +32,9 @@ def test_scripts_end_to_end(tmp_path):
                     "--limit=12", env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "| split | N | EM |" in evaluated.stdout
-    metrics = json.loads((workdir / "metrics.json").read_text())
+    limited = workdir / metrics_filename("test", None, 12)  # a --limit never replaces the run's metrics.json
+    assert f"wrote {limited}" in evaluated.stdout and not (workdir / "metrics.json").exists()
+    metrics = json.loads(limited.read_text())
     assert CONTRACT_KEYS <= set(metrics) and metrics["num_programs"] == 12 and "pass_at_5" in metrics
     assert metrics["perplexity"] > 1.0 and set(metrics["per_level"]) <= {"1", "2"}
 

@@ -7,7 +7,10 @@ import pytest
 from flax import nnx
 
 from jaxlua.eval.decode import Decoder
-from jaxlua.eval.evaluator import evaluate_model, format_metrics_table, write_metrics
+from jaxlua.cli.workdir import metrics_filename
+from jaxlua.eval.by_construct import GROUP_NAMES
+from jaxlua.eval.evaluator import (PREDICTION_KEYS, evaluate_model, evaluate_split, format_metrics_table,
+                                   predictions_filename, write_metrics, write_predictions)
 from jaxlua.eval.latency import output_text, predict_source
 from tests.eval import fakes
 from tests.eval.test_decode import MAX_LEN, VOCAB, scripted_table
@@ -160,3 +163,83 @@ def test_truncated_rows_keep_their_last_output_token():
     assert m["token_exact_match"] == 1.0  # prediction "ab" equals the (cut) reference tokens a b
     assert m["exact_match"] == 0.0  # but not the true stdout "abx"
     assert m["perplexity"] == pytest.approx(math.exp(-math.log(0.6) / 2), rel=1e-4)  # a and b; no EOS
+
+
+# Real Lua sources (the toy tokenizer splits them on spaces; the scripted model answers "ab" whatever they say).
+CONSTRUCT_RECORDS = [
+    {"id": "loop-ok", "source": "for i=1,2 do end", "stdout": "ab", "level": 1},
+    {"id": "loop-bad", "source": "while t do end", "stdout": "xy", "level": 1},
+    {"id": "if-ok", "source": "if t then end", "stdout": "ab", "level": 1},
+    {"id": "float-bad", "source": "print(1/2)", "stdout": "0.5", "level": 2},
+    {"id": "method-ok", "source": "print(s:upper())", "stdout": "ab", "level": 2},
+]
+
+
+@pytest.fixture(scope="module")
+def construct_evaluation():
+    dataset = fakes.encode(CONSTRUCT_RECORDS, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    return evaluate_split(model, dataset, TOKENIZER, VOCAB, records=CONSTRUCT_RECORDS, batch_size=4,
+                          num_samples=0, latency_programs=0, progress=False)
+
+
+def test_per_construct_exact_match(construct_evaluation):
+    breakdown = construct_evaluation.metrics["per_construct"]
+    assert list(breakdown) == list(GROUP_NAMES)
+    assert breakdown["loops"] == {"n": 2, "exact_match": 0.5}
+    assert breakdown["conditionals"] == {"n": 1, "exact_match": 1.0}
+    assert breakdown["string_library"] == {"n": 1, "exact_match": 1.0}
+    assert breakdown["functions"] == {"n": 1, "exact_match": 1.0}  # s:upper() is a method call
+    assert breakdown["arithmetic"] == breakdown["float_output"] == {"n": 1, "exact_match": 0.0}
+    assert breakdown["tables"] == {"n": 0, "exact_match": None}
+    assert construct_evaluation.metrics["exact_match"] == pytest.approx(3 / 5)
+    table = format_metrics_table(construct_evaluation.metrics)
+    assert "| construct | N | EM |" in table and "| loops | 2 | 0.5000 |" in table
+    assert "| tables |" not in table  # empty groups are left out of the printed table
+
+
+def test_predictions_one_per_program(construct_evaluation):
+    predictions = construct_evaluation.predictions
+    assert [p["id"] for p in predictions] == [r["id"] for r in CONSTRUCT_RECORDS]
+    assert all(tuple(p) == PREDICTION_KEYS for p in predictions)
+    by_id = {p["id"]: p for p in predictions}
+    assert by_id["loop-bad"]["stdout"] == "xy" and by_id["loop-bad"]["predicted_stdout"] == "ab"
+    assert by_id["loop-bad"]["exact_match"] is False and by_id["loop-ok"]["exact_match"] is True
+    assert by_id["float-bad"]["level"] == 2 and by_id["float-bad"]["source"] == "print(1/2)"
+    assert by_id["float-bad"]["constructs"] == ["print", "float_division"]
+    assert by_id["float-bad"]["construct_groups"] == ["arithmetic", "float_output"]
+    assert set(by_id["method-ok"]["constructs"]) == {"print", "string.upper", "method_call"}
+
+
+def test_predictions_without_records_have_no_source():
+    dataset = fakes.encode(CONSTRUCT_RECORDS, TOKENIZER, VOCAB, MAX_LEN)
+    model = fakes.BigramLM(scripted_table(), rngs=nnx.Rngs(0))
+    evaluation = evaluate_split(model, dataset, TOKENIZER, VOCAB, batch_size=4, num_samples=0, limit=3,
+                                progress=False)
+    assert "per_construct" not in evaluation.metrics
+    assert [p["id"] for p in evaluation.predictions] == ["loop-ok", "loop-bad", "if-ok"]
+    assert all(p["source"] is None and p["constructs"] is None and p["construct_groups"] is None
+               for p in evaluation.predictions)
+    assert [p["exact_match"] for p in evaluation.predictions] == [True, False, True]
+
+
+def test_predictions_file_beside_its_metrics(construct_evaluation, tmp_path):
+    for name in ("metrics.json", "metrics_val.json"):
+        write_metrics(tmp_path, construct_evaluation.metrics, filename=name)
+        path = write_predictions(tmp_path, construct_evaluation.predictions, name)
+        assert path.parent == tmp_path
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line) for line in lines] == construct_evaluation.predictions
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "metrics.json", "metrics_val.json", "predictions.jsonl", "predictions_val.jsonl"]  # no temporary left
+
+
+def test_predictions_filename_follows_the_metrics_filename():
+    assert predictions_filename() == "predictions.jsonl"
+    assert predictions_filename("metrics_val.json") == "predictions_val.jsonl"
+    assert predictions_filename("metrics_hand-1a2b3c4d_all_limit5.json") == "predictions_hand-1a2b3c4d_all_limit5.jsonl"
+    assert predictions_filename("results.json") == "results.predictions.jsonl"
+    metrics_names = {metrics_filename(s, d, n) for s in ("train", "val", "test", "all") for d in (None, "x")
+                     for n in (None, 5)}
+    prediction_names = {predictions_filename(name) for name in metrics_names}
+    assert len(prediction_names) == len(metrics_names) and not prediction_names & metrics_names

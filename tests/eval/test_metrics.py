@@ -4,6 +4,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from jaxlua.eval import metrics as M
@@ -141,3 +142,18 @@ def test_percentile_ms():
     assert M.percentile_ms([0.010] * 19 + [0.100], 95) == pytest.approx(14.5)  # linear interpolation
     with pytest.raises(ValueError):
         M.percentile_ms([], 50)
+
+
+def test_unk_tokens_are_counted_overall_and_per_level():
+    unk = 4
+    programs = [np.array([1, 5, unk, 2, 6, unk, 3]), np.array([1, 5, 2, 6, 3]), np.array([1, unk, 2, 3])]
+    counts = [M.count_unk(ids, unk) for ids in programs]
+    assert counts == [2, 0, 1]
+    rows = [M.score_program("1\n", "1\n", ["1"], ["1"], unk_tokens=c) for c in counts]
+    result = M.aggregate(rows, [1, 2, 1])
+    assert (result["unk_tokens"], result["unk_programs"]) == (3, 2)
+    assert (result["per_level"]["1"]["unk_tokens"], result["per_level"]["1"]["unk_programs"]) == (3, 2)
+    assert (result["per_level"]["2"]["unk_tokens"], result["per_level"]["2"]["unk_programs"]) == (0, 0)
+    assert "unk_tokens" not in M.aggregate([M.score_program("1\n", "1\n", ["1"], ["1"])], [1])
+    assert M.unk_warning(0, 0, 3) is None
+    assert M.unk_warning(2, 3, 3).startswith("2 of 3 programs hold 3 <UNK> token(s)")

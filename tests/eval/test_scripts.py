@@ -6,7 +6,9 @@ import types
 import pytest
 
 from experiments import evaluate, predict
-from jaxlua.eval.cli import FlagError
+import os
+
+from jaxlua.cli.flags import FlagError
 
 EVALUATE_DEFAULTS = dict(workdir=None, split="test", data_dir=None, limit=None, num_samples=10, temperature=0.8,
                          batch_size=32, max_new_tokens=None, latency_programs=32, seed=0)
@@ -22,6 +24,7 @@ def test_evaluate_accepts_good_flags(tmp_path):
     assert args.workdir == tmp_path and args.split == "val" and args.limit == 5 and args.num_samples == 0
     assert evaluate.metrics_filename("test") == "metrics.json"
     assert evaluate.metrics_filename("val") == "metrics_val.json"
+    assert evaluate.metrics_filename("test", "other-1a2b3c4d", 5) == "metrics_other-1a2b3c4d_test_limit5.json"
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -42,6 +45,16 @@ def test_evaluate_rejects_bad_flags(tmp_path, changes, message):
         setattr(values, key, value)
     with pytest.raises(FlagError, match=message):
         evaluate.parse_args(values)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_evaluate_refuses_a_workdir_it_cannot_write(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(FlagError, match="is not writable"):
+            evaluate.parse_args(evaluate_flags(workdir=str(tmp_path)))
+    finally:
+        tmp_path.chmod(0o755)
 
 
 def test_predict_flags(tmp_path):
@@ -75,3 +88,29 @@ def test_scripts_exit_2_with_one_line(argv, message):
     result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == message
+
+
+def test_scripts_on_a_directory_that_is_no_run(tmp_path):
+    """A workdir without a trained run is bad input for both scripts: one line, exit code 2, no traceback."""
+    program = tmp_path / "prog.lua"
+    program.write_text('print("hi")\n', encoding="utf-8")
+    for argv in (["-m", "experiments.evaluate", f"--workdir={tmp_path}"],
+                 ["-m", "experiments.predict", f"--workdir={tmp_path}", f"--file={program}"]):
+        result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, JAX_PLATFORMS="cpu"))
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.strip() == f"error: {tmp_path} has no config.json: not a training workdir"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prog.lua"]  # the lock is gone again
+
+
+def test_predict_warns_once_about_unknown_tokens():
+    from jaxlua.tokenize import Tokenizer  # pylint: disable=import-outside-toplevel
+
+    tokenizer = Tokenizer()
+    seen = "local total = 1\nprint(total)\n"
+    vocab = tokenizer.build_vocabulary([tokenizer.program_tokens(seen)])
+    assert predict.unk_line(tokenizer.program_tokens(seen), vocab, "a.lua") is None
+    line = predict.unk_line(tokenizer.program_tokens("local other = 1\nprint(other + other + fresh)\n"), vocab,
+                            "a.lua")
+    assert "\n" not in line and line.startswith("warning: a.lua: 1 of 1 programs hold 4 <UNK> token(s)")
+    assert "'IDENTIFIER(other)', 'IDENTIFIER(fresh)'" in line

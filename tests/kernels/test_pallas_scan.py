@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from jax import lax
 
+import kernels
 from kernels import pallas_scan
-from kernels.pallas_scan import bytes_moved, mingru_scan, minlstm_scan, pallas_linear_scan
+from kernels.gates import GATES
+from kernels.pallas_scan import bytes_moved, fused_scan, mingru_scan, minlstm_scan, pallas_linear_scan
 
 F32 = jnp.float32
 TOL = {jnp.float32: 1e-5, jnp.bfloat16: 1e-2}
@@ -164,6 +166,17 @@ def test_mingru_equals_linear_scan_in_log_space():
     fused = jax.jit(lambda *a: mingru_scan(*a, interpret=True, block_d=16))(k, h_tilde, h0)
     linear = jax.jit(lambda *a: pallas_linear_scan(*a, interpret=True, block_d=16))(log_a, log_b, h0)
     np.testing.assert_allclose(fused, linear, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_fused_kernel_and_dispatcher_share_the_gate_math(gate):
+    """fused_scan and the XLA dispatcher's sequential scan agree on every gate of kernels.gates (masked, h0)."""
+    shape = (2, 9, 16)
+    xs, h0, _ = _inputs(gate, shape, F32)
+    mask = _step_mask(shape)
+    fused = jax.jit(lambda xs, h0: fused_scan(gate, xs, h0, mask, interpret=True, block_d=16))(xs, h0)
+    dispatched = jax.jit(lambda xs, h0: kernels.gated_scan(gate, xs, h0, mask, method="sequential"))(xs, h0)
+    np.testing.assert_allclose(fused, dispatched, atol=1e-6, rtol=1e-6)
 
 
 def test_minlstm_stays_finite_when_both_gates_saturate():

@@ -132,3 +132,63 @@ def test_pallas_matches_associative_on_gpu():
     h0 = jnp.full((4, 128), 0.5)
     np.testing.assert_allclose(scan(log_a, log_b, h0, method="pallas"),
                                scan(log_a, log_b, h0, method="associative"), rtol=1e-5, atol=1e-6)
+
+
+def test_backends_are_the_registered_scan_methods():
+    from jaxlua.config import SCAN_METHODS
+
+    assert kernels.METHODS == SCAN_METHODS.names()
+    assert set(kernels.BACKENDS) == set(SCAN_METHODS.names()) - {"auto"}
+    assert set(kernels.AUTO_METHOD.values()) <= set(kernels.BACKENDS)
+
+
+def test_auto_table_agrees_with_every_measured_results_file():
+    """Each results/bench_scan_<backend>.json recommends (or its scan times imply) the method AUTO_METHOD names."""
+    import json
+    import pathlib
+
+    from experiments.bench_scan_cpu import recommended_auto_method, scan_rows_fwd_bwd
+
+    files = sorted((pathlib.Path(__file__).parents[2] / "results").glob("bench_scan_*.json"))
+    assert files, "no results/bench_scan_*.json: run python -m experiments.bench_scan"
+    for path in files:
+        result = json.loads(path.read_text())
+        backend = result.get("environment", result).get("backend")
+        recommended = result.get("recommended_auto_method") or recommended_auto_method(
+            scan_rows_fwd_bwd(result["scans"]))
+        assert kernels.AUTO_METHOD[backend] == recommended, path.name
+
+
+@pytest.mark.parametrize("method", CPU_METHODS)
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_gated_scan_matches_a_float64_recurrence_with_mask_and_h0(name, method):
+    """The dispatcher from raw pre-activations, against the paper's gates and recurrence in NumPy."""
+    rng = np.random.default_rng(11)
+    n = kernels.gates.get_gate(name).num_inputs
+    xs = rng.standard_normal((n, 2, 12, 3)).astype(np.float32)
+    h0 = rng.standard_normal((2, 3)).astype(np.float32)
+    mask = np.arange(12)[None] < np.array([[12], [7]])
+    sig = lambda v: 1 / (1 + np.exp(-np.asarray(v, np.float64)))  # noqa: E731
+    g = np.where(xs[-1] >= 0, xs[-1] + 0.5, sig(xs[-1]))
+    if name == "mingru":
+        a, b = 1 - sig(xs[0]), sig(xs[0]) * g
+    else:
+        f, i = sig(xs[0]), sig(xs[1])
+        a, b = f / (f + i), i / (f + i) * g
+    a, b = np.where(mask[..., None], a, 1.0), np.where(mask[..., None], b, 0.0)
+    run = jax.jit(kernels.gated_scan, static_argnames=("gate", "method"))
+    h = run(gate=name, inputs=tuple(jnp.asarray(x) for x in xs), h0=jnp.asarray(h0), mask=jnp.asarray(mask),
+            method=method)
+    assert h.dtype == jnp.float32
+    tol = 1e-4 if method == "heinsen" else 2e-6
+    np.testing.assert_allclose(h, reference(a, b, h0), rtol=tol, atol=tol)
+
+
+def test_gated_scan_bad_input_is_named():
+    x = jnp.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        kernels.gated_scan("mingru", (x,))
+    with pytest.raises(ValueError, match="unknown cell"):
+        kernels.gated_scan("gru", (x, x))
+    with pytest.raises(ValueError, match="mask must be"):
+        kernels.gated_scan("mingru", (x, x), mask=jnp.ones((2, 4), bool))

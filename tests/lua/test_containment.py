@@ -6,6 +6,7 @@ import pytest
 from jaxlua.lua import LuaSandbox, run_lua
 
 WALL = 0.5  # seconds; short so the suite stays fast
+WALL_TRACED = 3.0  # tracing runs the program twice, the second time with a line hook
 MARGIN = 1.5  # killing and reporting must not take longer than this beyond the wall limit
 
 HOSTILE = {
@@ -35,14 +36,28 @@ HOSTILE = {
 }
 
 
+@pytest.mark.parametrize("trace", [False, True])
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_program_is_contained(name):
+def test_hostile_program_is_contained(name, trace):
     source, expected = HOSTILE[name]
+    wall = WALL_TRACED if trace else WALL
     started = time.monotonic()
-    result = run_lua(source, timeout=WALL)
-    assert time.monotonic() - started < WALL + MARGIN
+    result = run_lua(source, timeout=wall, trace=trace)
+    assert time.monotonic() - started < wall + MARGIN
     assert result.status == expected, result
+    assert (result.trace is not None) == trace
     assert run_lua("print(1)").stdout == "1\n"  # the caller and the worker are still usable
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_program_is_contained_in_process_with_tracing(name):
+    source, expected = HOSTILE[name]
+    if name == "infinite_loop" or "loop" in name:  # no wall clock in-process: the instruction budget stops it
+        result = LuaSandbox().run(source, max_steps=200_000, trace=True)
+    else:
+        result = LuaSandbox().run(source, trace=True)
+    assert result.status == expected, result
+    assert result.trace is not None
 
 
 def test_recursion_bomb_is_contained():

@@ -8,13 +8,14 @@ import pytest
 from flax import nnx
 
 from jaxlua.models import CELLS
-from jaxlua.models.min_cells import g, log_g
+from kernels.gates import GATES, g, log_g
 
 IN, HIDDEN = 3, 4
-# (cell, scan method): "auto" is "sequential" on CPU; the min cells also run the log-space parallel scan.
-VARIANTS = [(name, "auto") for name in CELLS] + [("mingru", "associative"), ("minlstm", "associative")]
+GATED = [name for name in CELLS.names() if name in GATES]  # the cells whose recurrence is a gated linear scan
+# (cell, scan method): "auto" is "sequential" on CPU; the gated cells also run the log-space parallel scan.
+VARIANTS = [(name, "auto") for name in CELLS.names()] + [(name, "associative") for name in GATED]
 # The fused Pallas kernels (interpret mode off a GPU): checked against the step reference with a mask.
-PALLAS_VARIANTS = [("mingru", "pallas"), ("minlstm", "pallas")]
+PALLAS_VARIANTS = [(name, "pallas") for name in GATED]
 
 
 def normal(seed: int, shape) -> jax.Array:
@@ -25,7 +26,7 @@ def normal(seed: int, shape) -> jax.Array:
 @functools.lru_cache(maxsize=None)
 def compiled(name: str, method: str):
     """Parameters and jitted pure functions (sequence call, one step, masked step-by-step reference)."""
-    graphdef, params = nnx.split(CELLS[name](IN, HIDDEN, scan_method=method, rngs=nnx.Rngs(1)))
+    graphdef, params = nnx.split(CELLS.get(name)(IN, HIDDEN, scan_method=method, rngs=nnx.Rngs(1)))
     cell = lambda p: nnx.merge(graphdef, p)
 
     def reference(p, x, h0, mask):
@@ -96,9 +97,9 @@ def test_masked_values_and_gradients_match_sequential_reference(name, method):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+@pytest.mark.parametrize("name", GATED)
 def test_pallas_method_runs_the_fused_kernel_on_raw_preactivations(name):
-    """scan_method="pallas" calls the cell's fused kernel (mingru_scan / minlstm_scan), not the log-space scan."""
+    """scan_method="pallas" calls the fused kernel (kernels.pallas_scan.fused_scan), not the log-space scan."""
     params, sequence, _, _, _ = compiled(name, "pallas")
     x = normal(8, (2, 5, IN))
     jaxpr = jax.make_jaxpr(sequence)(params, x, None, jnp.ones((2, 5), bool)).jaxpr
@@ -120,8 +121,8 @@ def test_parameter_counts():
     d, h = IN, HIDDEN
     expected = {"rnn": d * h + h + h * h, "gru": 3 * (d * h + h) + 3 * h * h + 3 * h,
                 "lstm": 4 * (d * h + h) + 4 * h * h, "mingru": 2 * (d * h + h), "minlstm": 3 * (d * h + h)}
-    for name, cls in CELLS.items():
-        params = nnx.state(cls(d, h, rngs=nnx.Rngs(0)), nnx.Param)
+    for name in expected:
+        params = nnx.state(CELLS.get(name)(d, h, rngs=nnx.Rngs(0)), nnx.Param)
         assert sum(p.size for p in jax.tree.leaves(params)) == expected[name], name
 
 
@@ -137,8 +138,8 @@ def test_g_and_log_g_agree_and_are_positive():
 
 
 def test_bad_inputs_raise():
-    cell = CELLS["gru"](IN, HIDDEN, rngs=nnx.Rngs(0))
+    cell = CELLS.get("gru")(IN, HIDDEN, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="expects inputs"):
         cell(jnp.zeros((2, 5, IN + 1)))
     with pytest.raises(ValueError, match="unknown scan method"):
-        CELLS["mingru"](IN, HIDDEN, scan_method="fast", rngs=nnx.Rngs(0))
+        CELLS.get("mingru")(IN, HIDDEN, scan_method="fast", rngs=nnx.Rngs(0))

@@ -242,3 +242,46 @@ def project_generator():
         except ImportError:
             return None
     return ProgramGenerator
+
+
+# Programs where renaming identifiers could change the output if done carelessly (canonical identifiers).
+CANONICAL_HAZARDS = [
+    # record keys observed through pairs and string indexing: fields keep their names
+    'local rec = {alpha = 1, beta = 2}\nlocal keys = {}\nfor k, v in pairs(rec) do keys[#keys + 1] = k end\n'
+    'table.sort(keys)\nprint(table.concat(keys, ","), rec["alpha"], rec.beta)\n',
+    # pairs order over string keys depends on the keys themselves
+    'local t = {zeta = "a", eta = "b", theta = "c", iota = "d"}\nlocal s = ""\n'
+    'for _, v in pairs(t) do s = s .. v end\nprint(#s)\nfor k in pairs(t) do io.write(k, " ") end print()\n',
+    # a variable and a field of the same name, and a string equal to a variable name
+    'local count = 3\nlocal box = {count = 5}\nprint(count, box.count, "count", box["count"])\n',
+    # methods: user methods, self, library string methods
+    'local obj = {v = 2}\nfunction obj:get(k) return self.v * k end\nfunction obj.twice(x) return 2 * x end\n'
+    'local s = "abc"\nprint(obj:get(21), obj.twice(4), s:upper(), ("x"):rep(3))\n',
+    # reflective programs keep every name
+    'x = 5\nprint(_G.x, _G["x"])\n',
+    'local ok, err = pcall(function() local t = nil; return t.field end)\nprint(ok, err:match("%((.-)%)"))\n',
+    'y = 7\nprint(load("return y")())\n',
+    # library names shadowed by locals stay as they are
+    'local string = {upper = function(s) return s .. "!" end}\nprint(string.upper("a"))\n',
+    'local print2 = print\nlocal type = "mine"\nprint2(type)\n',
+    # labels and goto
+    'local i = 1\n::top:: i = i + 1\nif i < 4 then goto top end\nprint(i)\n',
+    # closures, upvalues, varargs, multiple assignment
+    'local function outer() local c = 0 return function() c = c + 1 return c end end\n'
+    'local f = outer()\nf()\nprint(f(), select("#", 1, 2))\nlocal a, b = 1, 2\na, b = b, a\nprint(a, b)\n',
+    # computed keys, positional fields that are variables, nested tables
+    'local k = "z"\nlocal w = 4\nlocal t = {[k] = 1, w, nested = {w = w}}\nprint(t.z, t[1], t.nested.w)\n',
+    # more distinct names than the canonical names reserved in the vocabulary
+    "\n".join(f"local n{i} = {i}" for i in range(80)) + "\nprint(" + " + ".join(f"n{i}" for i in range(80)) + ")\n",
+    # a global never assigned reads nil whatever its name; names inside strings are never renamed
+    'print(undefined_thing == nil)\n',
+    'local name = "name"\nprint(string.format("%s=%d", name, 3), name .. "name")\n',
+    # file methods, functions declared on table paths, recursion through a global
+    'io.write("a"):write("b", "\\n")\n',
+    'local m = {}\nm.sub = {}\nfunction m.sub.add(a, b) return a + b end\nprint(m.sub.add(2, 3))\n',
+    'function fact(n) if n <= 1 then return 1 end return n * fact(n - 1) end\nprint(fact(6))\n',
+    # a metatable __index that sees field names
+    'local t = setmetatable({}, {__index = function(_, key) return key .. "?" end})\nprint(t.hello, t.world)\n',
+    # a variable already named like a canonical name
+    'local v2 = "first"\nlocal x = "second"\nlocal v1 = v2 .. x\nprint(v1, v2, x)\n',
+]

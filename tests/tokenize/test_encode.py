@@ -122,3 +122,18 @@ def test_every_mode_keeps_the_same_records(setup):
         ds = encode_dataset(RECORDS[:3], tokenizer, vocab, max_len=400)
         kept[mode] = (ds.ids, ds.report["dropped_syntax_error"])
     assert kept["semantic"] == kept["paper"] == kept["chars"] == (["a", "b"], 1)
+
+
+def test_cache_keys_on_tokenizer_settings(tmp_path):
+    """Same records and vocabulary, other settings: a separate cache entry with the other encoding."""
+    records = [dict(RECORDS[0], stdout="120\n")]
+    encoded = {}
+    for digits in ("msd", "lsd"):
+        tokenizer = Tokenizer("semantic", digits=digits)
+        vocab = Tokenizer().build_vocabulary([tokenizer.program_tokens(records[0]["source"])])
+        ds = encode_dataset(records, tokenizer, vocab, max_len=40, cache_dir=tmp_path)
+        encoded[digits] = tokenizer.decode_output(vocab.decode(ds.tokens[0, ds.output_start[0]:ds.lengths[0] - 1]))
+        assert vocab.decode(ds.tokens[0, ds.output_start[0]:ds.output_start[0] + 3]) == list(
+            "120" if digits == "msd" else "021")
+    assert encoded == {"msd": "120\n", "lsd": "120\n"}
+    assert len(list(tmp_path.glob("*.npz"))) == 2

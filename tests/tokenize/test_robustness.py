@@ -11,7 +11,7 @@ from jaxlua.tokenize.tokenizer import LANGUAGE
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 TOKENIZERS = [Tokenizer("semantic"), Tokenizer("paper"), Tokenizer("chars"),
-              Tokenizer("semantic", spell_identifiers=True)]
+              Tokenizer("semantic", spell_identifiers=True), Tokenizer("semantic", identifiers="canonical")]
 LUA_ALPHABET = list("abcxyz019 \n\t\"'[]=-.+*/%^#<>~(){};:,\\") + [
     "local ", "function ", "end ", "if ", "then ", "else ", "for ", "in ", "do ", "while ", "return ",
     "print", "[[", "]]", "--", "..", "...", "::", "goto ", "not ", "and ", "or ", "nil", "\\x4", "\\u{", "\\z"]

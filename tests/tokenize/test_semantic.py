@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxlua.tokenize import LuaSyntaxError, Tokenizer, Vocabulary, render_program
+from jaxlua.tokenize import LuaSyntaxError, Tokenizer, render_program
 from tests.tokenize.lua_corpus import HANDWRITTEN, PARSE_ONLY, MiniGenerator, project_generator, run_lua_stdout
 
 SEMANTIC = Tokenizer("semantic")
@@ -123,18 +123,30 @@ def test_render_rejects_unknown_tokens():
         render_program(["IDENTIFIER(x)", "EQUALS", "<UNK>"])
 
 
-def test_semantic_vocabulary_stays_small():
-    """Structural tokens + characters + a bounded set of names: a few hundred entries on 2,000 programs."""
-    generator = project_generator()
-    if generator is not None:
-        programs = [generator(seed).sample(1 + seed % 3) for seed in range(2000)]
-    else:
-        programs = [MiniGenerator(seed).sample() for seed in range(2000)]
+def _generated_vocabulary_sizes(identifiers: str, programs: list[str]) -> tuple[int, int]:
+    """(vocabulary size, of which reserved) for the semantic tokenizer with `identifiers` over `programs`."""
+    tokenizer = Tokenizer("semantic", identifiers=identifiers)
     token_lists = []
     for source in programs:
         try:
-            token_lists.append(SEMANTIC.program_tokens(source))
+            token_lists.append(tokenizer.program_tokens(source))
         except LuaSyntaxError:
             continue
-    vocab = Vocabulary.build(token_lists)
-    assert len(vocab) < 600, len(vocab)
+    return len(tokenizer.build_vocabulary(token_lists)), len(tokenizer.reserved_tokens())
+
+
+def test_semantic_vocabulary_stays_small():
+    """Spelled and canonical identifiers keep the vocabulary to the reserved tokens plus a few structural ones,
+    however many generated programs it is built from; whole-name identifiers ("names", the default) do not:
+    the generator draws names from a distribution, so that vocabulary grows with the data."""
+    from jaxlua.lua import ProgramGenerator  # pylint: disable=import-outside-toplevel
+
+    programs = [ProgramGenerator(seed).sample(1 + seed % 3) for seed in range(1000)]
+    for identifiers in ("spelled", "canonical"):
+        half, reserved = _generated_vocabulary_sizes(identifiers, programs[:500])
+        size, _ = _generated_vocabulary_sizes(identifiers, programs)
+        assert size - reserved < 50, (identifiers, size, reserved)
+        assert size - half < 10, (identifiers, half, size)  # bounded: twice the data adds next to nothing
+    names_half, _ = _generated_vocabulary_sizes("names", programs[:500])
+    names, _ = _generated_vocabulary_sizes("names", programs)
+    assert names > 1.5 * names_half, (names_half, names)  # grows with the data: the default's weakness

@@ -1,9 +1,10 @@
-"""experiments/train.py rejects bad flags before any compute: one line on stderr, exit code 2."""
+"""experiments/train.py rejects bad flags and bad data before any compute: one line on stderr, exit code 2."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -20,10 +21,17 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
         ("--workdir=/etc/hostname/run", "is not a directory"),
         ("--data_dir=/nonexistent/data", "has no train.jsonl"),
         ("--schedule=linear", "unknown schedule"),
+        ("--scan_method=bogus", "unknown scan_method 'bogus'"),
+        ("--dtype=float16", "unknown dtype"),
+        ("--identifiers=short", "unknown identifiers"),
+        ("--tokenizer_mode=chars --spell_identifiers", "semantic tokenizer mode only"),
+        ("--hidden_dim=abc", "hidden_dim"),
+        ("--no_such_flag=1", "no_such_flag"),
+        ("--preset=huge", "unknown preset 'huge'"),
     ],
 )
 def test_bad_flag_is_one_line_and_exit_2(flag, message, tmp_path):
-    args = [sys.executable, "-m", "experiments.train", flag]
+    args = [sys.executable, "-m", "experiments.train", *flag.split()]
     if not flag.startswith("--workdir"):
         args.append(f"--workdir={tmp_path / 'run'}")
     done = subprocess.run(
@@ -48,9 +56,70 @@ def test_flags_override_the_preset():
     from experiments import train as train_script  # pylint: disable=import-outside-toplevel
     from jaxlua.train.config import TrainConfig  # pylint: disable=import-outside-toplevel
 
-    values = types.SimpleNamespace(**{f.name: None for f in dataclasses.fields(TrainConfig)})
+    values = types.SimpleNamespace(**{name: None for name in TrainConfig().flat()})
     values.preset, values.cell, values.steps = "default", "mingru", 5
-    assert train_script.config_from_flags(values).warmup_steps == 0  # clamped below the short --steps
+    assert train_script.config_from_flags(values).warmup == 0  # a tenth of the short --steps
     values.preset = "paper"
     config = train_script.config_from_flags(values)
-    assert (config.cell, config.steps, config.hidden_dim, config.lr) == ("mingru", 5, 900, 9.9e-5)
+    assert (config.model.cell, config.steps, config.model.hidden_dim, config.lr) == ("mingru", 5, 900, 9.9e-5)
+    values.spell_identifiers = True
+    assert train_script.config_from_flags(values).tokenizer.identifiers == "spelled"
+
+
+def test_every_config_setting_is_a_flag():
+    from experiments import train as train_script  # pylint: disable=import-outside-toplevel
+    from jaxlua.train.config import TrainConfig  # pylint: disable=import-outside-toplevel
+
+    for name in [*TrainConfig().flat(), "identifiers", "digits", "spell_identifiers"]:
+        assert name in train_script.FLAGS, name
+    assert "bogus" not in train_script.FLAGS["scan_method"].help and "heinsen" in train_script.FLAGS["scan_method"].help
+
+
+def test_checkpoints_without_config_are_refused(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "val", "test"):
+        (data / f"{split}.jsonl").write_text("")
+    (data / "meta.json").write_text("{}")
+    run = tmp_path / "run"
+    (run / "checkpoints" / "10").mkdir(parents=True)
+    (run / "checkpoints" / "10" / "state").write_text("x")
+    done = subprocess.run([sys.executable, "-m", "experiments.train", f"--workdir={run}", f"--data_dir={data}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+                          env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "holds checkpoints but no config.json" in lines[0], done.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints"]
+
+
+def _break_train_line(data: pathlib.Path) -> None:
+    with (data / "train.jsonl").open("a", encoding="utf-8") as file:
+        file.write("{not json\n")
+
+
+@pytest.mark.parametrize(
+    "damage, flags, message",
+    [
+        (_break_train_line, [], "train.jsonl:5: not a JSON record"),
+        (lambda data: (data / "test.jsonl").unlink(), [], "no test split at"),
+        (lambda data: (data / "val.jsonl").write_text(""), [], "val.jsonl holds no program"),
+        (lambda data: None, ["--max_len=4"], "no train program fits max_len=4: all 4 programs were dropped"),
+    ],
+    ids=["malformed-line", "missing-split", "empty-split", "max-len-4"],
+)
+def test_bad_data_is_one_line_and_exit_2(damage, flags, message, tmp_path):
+    from tests.train.lua_data import write_dataset  # pylint: disable=import-outside-toplevel
+
+    data = write_dataset(tmp_path / "data")
+    damage(data)
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "experiments.train", f"--workdir={run}", f"--data_dir={data}",
+                           *flags], cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+                          env=dict(os.environ, JAX_PLATFORMS="cpu", JAXLUA_CACHE=str(tmp_path / "cache")))
+    assert done.returncode == 2, done.stderr[-2000:]
+    absl_log = re.compile(r"^[IW]\d{4} ")  # INFO and WARNING lines of the run's log
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not absl_log.match(line)]
+    assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert not run.exists()  # nothing left behind, not even an empty workdir

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from jaxlua.eval.decode import Decoder, decode_rows
+from jaxlua.config import model_names
 from jaxlua.tokenize import SPECIAL_TOKENS, Vocabulary
 from jaxlua.train.checkpoint import load_for_inference
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.loop import train
 from tests.train.synthetic import VOCAB_SIZE, toy_dataset
 
-CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm", "transformer")
+CELLS = model_names()
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -47,7 +48,7 @@ def test_cell_overfits_32_programs(cell, tmp_path):
     assert result.history[-1]["val_exact_match"] == 1.0, result.history
 
     model, loaded_config, loaded_vocab, tokenizer = load_for_inference(tmp_path)
-    assert loaded_config == config and loaded_vocab == vocab and tokenizer.mode == config.tokenizer_mode
+    assert loaded_config == config and loaded_vocab == vocab and tokenizer.mode == config.tokenizer.mode
     decoder = Decoder(model, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_len=24)
     predicted = decode_rows(decoder, data.tokens, data.output_start, np.arange(32), batch_size=32, max_new_tokens=8)
     expected = [data.tokens[i, data.output_start[i] : data.lengths[i] - 1].tolist() for i in range(32)]

@@ -2,6 +2,8 @@
 
 train:   trains the resume-test configuration on the toy dataset in WORKDIR (resuming if possible) and saves
          the final parameters to WORKDIR/final_params.npz.
+interrupt: trains the resume-test configuration for very many steps, stopping on Ctrl-C or SIGTERM the way
+         experiments.train does (one line, exit code 1).
 sharded: one train step on 1 device and on every device (run with 2 forced host devices), from the same
          state and batch; prints a JSON line with the largest parameter difference and the shardings seen.
 """
@@ -57,6 +59,21 @@ def run_train(workdir: pathlib.Path) -> None:
     )
     np.savez(workdir / "final_params.npz", **flat_params(result.state))
     print(json.dumps({"start_step": result.start_step}), flush=True)
+
+
+def run_interrupt(workdir: pathlib.Path) -> None:
+    # pylint: disable=import-outside-toplevel
+    from jaxlua.cli.experiment import interrupt_on_sigterm
+    from jaxlua.cli.flags import fail
+    from jaxlua.train.config import TrainConfig
+    from jaxlua.train.loop import TrainingInterrupted, train
+
+    interrupt_on_sigterm()
+    config = TrainConfig(**{**RESUME_CONFIG, "steps": 10**6})
+    try:
+        train(config, workdir, toy_dataset(48, seed=1), toy_dataset(16, seed=2), vocab_size=VOCAB_SIZE, progress=False)
+    except TrainingInterrupted as exc:
+        fail(exc, code=1)
 
 
 def run_sharded() -> None:
@@ -116,6 +133,8 @@ def run_sharded() -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "train":
         run_train(pathlib.Path(sys.argv[2]))
+    elif sys.argv[1] == "interrupt":
+        run_interrupt(pathlib.Path(sys.argv[2]))
     elif sys.argv[1] == "sharded":
         run_sharded()
     else:

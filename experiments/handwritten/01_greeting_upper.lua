@@ -1,0 +1,2 @@
+greeting = "good morning"
+print(string.upper(greeting))

@@ -1,0 +1,2 @@
+local city = 'Edinburgh'
+print('The word ' .. city .. ' has ' .. #city .. ' letters')

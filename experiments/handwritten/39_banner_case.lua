@@ -1,0 +1,2 @@
+local banner = [[Lua Language]]
+print(banner:lower(), banner:upper(), #banner)

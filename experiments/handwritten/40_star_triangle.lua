@@ -1,0 +1,3 @@
+for row = 1, 4 do
+    print(string.rep("*", row))
+end

@@ -1,0 +1,145 @@
+"""One experiment end to end, above both train/ and eval/: dataset -> vocabulary and arrays -> train (or resume)
+-> evaluate -> metrics.json; and loading a trained run for evaluation or prediction.
+
+Shared by `experiments/train.py` (one run), `experiments/sweep.py` (a grid of runs), `experiments/evaluate.py`
+and `experiments/predict.py`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import signal
+import time
+from typing import Any
+
+from absl import logging
+
+from jaxlua.cli.flags import FlagError
+from jaxlua.cli.workdir import WorkdirBusyError, WorkdirLock, check_not_orphaned
+from jaxlua.config import TrainConfig
+from jaxlua.data import dataset_fingerprint
+from jaxlua.data.default import cache_root
+from jaxlua.data.splits import DatasetError
+from jaxlua.eval.evaluator import evaluate_model, write_metrics
+from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
+from jaxlua.train.inputs import resolve_data_dir
+from jaxlua.train.loop import request_stop, train
+from jaxlua.train.stream_inputs import open_run_data
+
+
+# What the scripts report as one line and exit code 2 (bad input, never a bug): a bad flag, a dataset that is
+# missing, unreadable or empty or whose programs all exceed max_len, a run or split file that is not there
+# (NoIntactCheckpointError included), a workdir holding another run or in use by one.
+BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
+    FlagError, DatasetError, FileNotFoundError, ResumeMismatchError, WorkdirBusyError,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """How the trained model is evaluated on the test split (see jaxlua.eval.evaluator.evaluate_model)."""
+
+    enabled: bool = True
+    limit: int | None = None
+    num_samples: int = 0
+    temperature: float = 0.8
+    batch_size: int = 64
+    latency_programs: int = 32
+
+
+def interrupt_on_sigterm() -> None:
+    """Ctrl-C and SIGTERM ask the training loop to stop after its current step (so no checkpoint save is cut
+    short); a second signal interrupts at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if _STOP_REQUESTED:
+            raise KeyboardInterrupt(f"signal {signum}")
+        _STOP_REQUESTED.append(signum)
+        request_stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+
+
+_STOP_REQUESTED: list[int] = []
+
+
+def log_steps_growth(workdir: pathlib.Path, config: TrainConfig) -> None:
+    """Says so when a resumed run continues to a larger --steps than it was started with."""
+    path = workdir / CONFIG_FILE
+    if path.exists():
+        saved = TrainConfig.from_json(path.read_text())
+        if config.steps > saved.steps:
+            logging.warning("steps grows from %d to %d: the learning-rate schedule now follows the new total",
+                            saved.steps, config.steps)
+
+
+def run_experiment(
+    config: TrainConfig, workdir: str | pathlib.Path, eval_options: EvalOptions = EvalOptions(), progress: bool = True
+) -> dict[str, Any]:
+    """Trains `config` in `workdir` (resuming if a checkpoint is there), evaluates the best checkpoint on the
+    test split and writes workdir/metrics.json; returns the metrics (with a "train" summary added).
+
+    The workdir is checked (no orphaned checkpoints, same configuration and dataset) before anything is written
+    to it, and locked while the run lasts.
+    """
+    workdir = pathlib.Path(workdir)
+    fingerprint = None if config.stream else dataset_fingerprint(resolve_data_dir(config.data_dir))
+    if workdir.is_dir():
+        check_not_orphaned(workdir)
+    check_resume(workdir, config, fingerprint)
+    with WorkdirLock(workdir, "train"):
+        log_steps_growth(workdir, config)
+        with open_run_data(config, workdir, cache_root() / "encoded", progress) as data:  # a stream ends here
+            begin = time.perf_counter()
+            result = train(config, workdir, data.train, data.val, vocab=data.vocab, dataset_info=data.info,
+                           progress=progress)
+        summary = {
+            "steps": config.steps,
+            "resumed_from_step": result.start_step,
+            "seconds": round(time.perf_counter() - begin, 1),
+            "best_val_loss": result.best_val_loss,
+            "final_val": result.history[-1] if result.history else None,
+            "dataset": data.info,
+            "data_pipeline": result.data_scalars,
+            "config": config.to_dict(),
+        }
+        if not eval_options.enabled:
+            return {"train": summary}
+        model, _, vocab, tokenizer = load_for_inference(workdir)
+        logging.info("evaluating on %d test programs",
+                     len(data.test) if eval_options.limit is None else eval_options.limit)
+        metrics = evaluate_model(
+            model,
+            data.test,
+            tokenizer,
+            vocab,
+            records=data.test_records,
+            batch_size=eval_options.batch_size,
+            num_samples=eval_options.num_samples,
+            temperature=eval_options.temperature,
+            seed=config.seed,
+            limit=eval_options.limit,
+            latency_programs=eval_options.latency_programs,
+            progress=progress,
+        )
+        metrics["train"] = summary
+        write_metrics(workdir, metrics)
+    return metrics
+
+
+def quiet_orbax_info_logs() -> None:
+    """Drop orbax's INFO lines (several per checkpoint save) from absl's log; its warnings and errors stay."""
+    import logging as std_logging  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+
+    def keep(record: std_logging.LogRecord) -> bool:
+        return record.levelno >= std_logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+    logging.get_absl_handler().addFilter(keep)
+
+
+def load_run(workdir: pathlib.Path) -> tuple[Any, TrainConfig, Any, Any]:
+    """(model, train_config, vocab, tokenizer) of a trained run; FileNotFoundError when it has none."""
+    quiet_orbax_info_logs()
+    return load_for_inference(workdir)

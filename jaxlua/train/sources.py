@@ -1,0 +1,88 @@
+"""Where a run's training batches come from: a fixed dataset or the program stream, behind one interface.
+
+The loop asks a `BatchSource` for the batch of each global step (`batch(step, cstate)`) and knows nothing else
+about the data: `FixedSource` draws seeded length-bucketed epochs of an encoded split through the curriculum;
+`StreamSource` hands on the batches of an open `jaxlua.data.stream.ProgramStream`, fresh programs in a fixed
+order. Either way the batch of a step is a function of the settings and the step alone, so a resumed run trains
+on exactly the batches an uninterrupted one would have. Each source also says which widths validation batches
+are padded to, how long a loss window covers every output it can produce, and its scalars for the metrics log.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterator
+
+import numpy as np
+
+from jaxlua.train.batching import Arrays
+from jaxlua.train.config import TrainConfig
+from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
+from jaxlua.train.step import output_span
+
+
+class BatchSource(abc.ABC):
+    """The training batches of a run, by global step (see the module doc)."""
+
+    curriculum: Curriculum
+    edges: tuple[int, ...]  # widths the validation batches are padded to
+    loss_window: int  # output positions per row the loss reads; covers every output this source can produce
+    window_reason: str  # why `loss_window` covers every output (logged)
+
+    @abc.abstractmethod
+    def batch(self, step: int, cstate: CurriculumState) -> dict[str, np.ndarray]:
+        """{tokens [B, W], lengths [B], output_start [B]} (int32) trained at global `step`."""
+
+    def scalars(self) -> dict[str, float]:
+        """Numbers about the data pipeline to log beside the loss (none by default)."""
+        return {}
+
+
+class FixedSource(BatchSource):
+    """Seeded length-bucketed epochs of an encoded training split, through the configured curriculum."""
+
+    def __init__(self, data: Arrays, config: TrainConfig) -> None:
+        self.curriculum = Curriculum(config, data.level)
+        self._sampler = BatchSampler(data, config, self.curriculum)
+        self.edges = self._sampler.edges
+        self.loss_window = output_span(data.lengths, data.output_start)
+        self.window_reason = "the longest output of the training split"
+
+    def batch(self, step: int, cstate: CurriculumState) -> dict[str, np.ndarray]:
+        return self._sampler.batch(step, cstate)
+
+
+class StreamSource(BatchSource):
+    """The batches of an open program stream, consumed in step order (restarted at a step that does not follow).
+
+    The stream's output caps bound every output: at most `max_output_chars` characters, one token per character
+    at most in every tokenizer mode, plus EOS, and never more than a row of `max_len` leaves (BOS, one program
+    token and SEP come first). Every batch is checked against that bound, so a program past it fails loudly
+    instead of losing part of its loss.
+    """
+
+    def __init__(self, stream: Any, config: TrainConfig) -> None:
+        self._stream = stream
+        self.curriculum = Curriculum(config, np.asarray(stream.config.levels))
+        self.edges = tuple(int(w) for w in stream.widths)
+        cap = int(stream.config.generator.max_output_chars) + 1
+        self.loss_window = min(cap, stream.config.max_len - 3)
+        self.window_reason = (f"the stream's output cap of {cap - 1} characters plus EOS" if self.loss_window == cap
+                              else f"max_len {stream.config.max_len} less BOS, SEP and one program token")
+        self._batches: Iterator[dict[str, np.ndarray]] | None = None
+        self._next_step = -1
+
+    def batch(self, step: int, cstate: CurriculumState) -> dict[str, np.ndarray]:
+        if self._batches is None or step != self._next_step:
+            self._batches = self._stream.batches(step)
+        batch = next(self._batches)
+        self._next_step = step + 1
+        span = output_span(batch["lengths"], batch["output_start"])
+        if span > self.loss_window:
+            raise ValueError(f"a streamed program at step {step} has {span} output positions, more than the loss "
+                             f"window of {self.loss_window} ({self.window_reason})")
+        return batch
+
+    def scalars(self) -> dict[str, float]:
+        """`consumer_wait_s`: seconds this process has spent waiting for the stream's next batch."""
+        return {"consumer_wait_s": float(self._stream.wait_seconds)}
