@@ -1,13 +1,17 @@
 """Evaluate a trained run: every contract metric into a metrics file in WORKDIR, and a markdown table.
 
-    python -m experiments.evaluate --workdir runs/default [--split test] [--limit N] [--num_samples 10]
+    python -m experiments.evaluate --workdir runs/default [--split test|val|train|all] [--limit N] [--num_samples 10]
 
 The split comes from the run's own dataset (its saved TrainConfig.data_dir; the built-in dataset when
 that is empty) unless --data_dir says otherwise, encoded with the run's tokenizer settings, vocabulary and
 max_len. The run's own test split, every program, writes metrics.json (the contract's file); any other dataset,
 split or --limit writes a file named after it (jaxlua.cli.workdir.metrics_filename), so the run's own results
-are never replaced. Flags (and that the workdir is writable) are checked before anything is loaded: a bad one is
-one line on stderr and exit code 2. The workdir is locked while the evaluation runs.
+are never replaced. Beside the metrics file goes its predictions file (metrics.json -> predictions.jsonl,
+metrics_<x>.json -> predictions_<x>.jsonl): one JSON line per program with its source, true and predicted
+stdout, exact match, level and constructs. `--split all` scores every record of the dataset folder (train, val
+and test together, e.g. an imported folder of hand-written programs). Flags (and that the workdir is writable)
+are checked before anything is loaded: a bad one is one line on stderr and exit code 2. The workdir is locked
+while the evaluation runs.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from absl import flags
 from jaxlua.cli.flags import FlagError, fail, run
 from jaxlua.cli.workdir import WorkdirLock, check_run_dir, metrics_filename
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "all")  # "all": every record of the dataset folder, its three splits together
 
 
 def define_flags() -> None:
@@ -91,11 +95,11 @@ def evaluate(args: EvaluateArgs) -> dict:
     from absl import logging
 
     from jaxlua.cli.experiment import load_run
-    from jaxlua.data import dataset_fingerprint
+    from jaxlua.data import dataset_fingerprint, load_split
+    from jaxlua.data.splits import DatasetError
     from jaxlua.data.default import cache_root, default_dataset_dir
-    from jaxlua.eval.evaluator import evaluate_model, write_metrics
-    from jaxlua.tokenize import encode_dataset
-    from jaxlua.train.inputs import check_fits, load_records
+    from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictions
+    from jaxlua.train.inputs import check_fits, encode_split, load_records
 
     start = time.perf_counter()
     model, config, vocab, tokenizer = load_run(args.workdir)
@@ -113,7 +117,10 @@ def evaluate(args: EvaluateArgs) -> dict:
     else:
         own_dir = pathlib.Path(config.data_dir).expanduser() if config.data_dir else default_dataset_dir()
         data_dir = args.data_dir or own_dir
-        records = load_records(data_dir, args.split)
+        records = ([r for split in SPLITS[:-1] for r in load_split(data_dir, split)] if args.split == "all"
+                   else load_records(data_dir, args.split))
+        if not records:
+            raise DatasetError(f"{data_dir} holds no program in any split; rebuild it with experiments.make_dataset")
         fingerprint = dataset_fingerprint(data_dir)
         try:
             own = not config.stream and fingerprint == dataset_fingerprint(own_dir)
@@ -121,13 +128,15 @@ def evaluate(args: EvaluateArgs) -> dict:
             own = False
         filename = metrics_filename(args.split, None if own else f"{data_dir.resolve().name}-{fingerprint[:8]}",
                                     args.limit)
-        dataset = encode_dataset(records, tokenizer, vocab, max_len, cache_dir=cache_root() / "encoded")
+        dataset = encode_split(records, config, tokenizer, vocab, f"{data_dir} ({args.split})",
+                               cache_dir=cache_root() / "encoded")
         check_fits(args.split, records, dataset, tokenizer, max_len)
     logging.info("evaluating %d %s programs of %s", len(dataset), args.split, data_dir)
-    metrics = evaluate_model(model, dataset, tokenizer, vocab, records=records, batch_size=args.batch_size,
-                             max_new_tokens=args.max_new_tokens, num_samples=args.num_samples,
-                             temperature=args.temperature, seed=args.seed, limit=args.limit,
-                             latency_programs=args.latency_programs)
+    evaluation = evaluate_split(model, dataset, tokenizer, vocab, records=records, batch_size=args.batch_size,
+                                max_new_tokens=args.max_new_tokens, num_samples=args.num_samples,
+                                temperature=args.temperature, seed=args.seed, limit=args.limit,
+                                latency_programs=args.latency_programs, targets=config.targets)
+    metrics = evaluation.metrics
     metrics.update(split=args.split, data_dir=str(data_dir), workdir=str(args.workdir),
                    dataset_fingerprint=fingerprint, limit=args.limit, encode_report=dataset.report,
                    cell=config.model.cell, tokenizer=config.tokenizer.to_dict(),
@@ -141,7 +150,9 @@ def evaluate(args: EvaluateArgs) -> dict:
         if train_summary is not None:
             metrics["train"] = train_summary
     write_metrics(args.workdir, metrics, filename=filename)
+    predictions = write_predictions(args.workdir, evaluation.predictions, filename)
     metrics["file"] = str(args.workdir / filename)
+    metrics["predictions_file"] = str(predictions)
     return metrics
 
 
@@ -162,7 +173,7 @@ def main(argv: list[str]) -> None:
     except BAD_INPUT_ERRORS as exc:
         fail(exc)
     print(format_metrics_table(metrics))
-    print(f"\nwrote {metrics['file']}")
+    print(f"\nwrote {metrics['file']} and {metrics['predictions_file']}")
 
 
 if __name__ == "__main__":

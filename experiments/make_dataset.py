@@ -2,6 +2,7 @@
 
     python -m experiments.make_dataset --out DIR --num_programs N --levels 1,2,3 --seed S
     python -m experiments.make_dataset --out DIR --import_dir FOLDER   # a folder of *.lua / *.luax files
+    ... --trace   # each record also holds its execution trace, for training with --targets trace_output
 
 Writes DIR/{train,val,test}.jsonl (70/15/15 by record hash) and DIR/meta.json. Generation uses every core;
 the same seed gives the same dataset whatever the number of cores. A DIR that already holds a dataset is
@@ -25,6 +26,8 @@ _LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels: 1-3 di
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
 _IMPORT_DIR = flags.DEFINE_string("import_dir", None, "Import this folder of *.lua/*.luax files instead.")
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace a dataset that already exists in --out.")
+_TRACE = flags.DEFINE_boolean("trace", False, "Also store each program's execution trace in its record (for "
+                              "training with --targets trace_output); meta.json records the choice.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +38,7 @@ class MakeDatasetConfig:
     seed: int
     import_dir: str | None
     overwrite: bool = False
+    trace: bool = False
 
 
 def parse_config() -> MakeDatasetConfig:
@@ -67,7 +71,7 @@ def parse_config() -> MakeDatasetConfig:
         if not any(p.suffix in IMPORT_SUFFIXES and p.is_file() for p in import_dir.rglob("*")):
             raise ValueError(f"--import_dir {import_dir} holds no *.lua or *.luax files")
     return MakeDatasetConfig(str(out), _NUM_PROGRAMS.value, levels, _SEED.value, _IMPORT_DIR.value,
-                             _OVERWRITE.value)
+                             _OVERWRITE.value, _TRACE.value)
 
 
 def main(argv: list[str]) -> None:
@@ -84,7 +88,7 @@ def main(argv: list[str]) -> None:
 
     if config.import_dir:
         try:
-            report = import_lua_dir(config.import_dir, config.out, overwrite=config.overwrite)
+            report = import_lua_dir(config.import_dir, config.out, overwrite=config.overwrite, trace=config.trace)
         except (NothingImportedError, FileExistsError) as exc:
             sys.stderr.write(f"make_dataset: {exc}\n")
             sys.exit(2)
@@ -93,7 +97,8 @@ def main(argv: list[str]) -> None:
                           "mismatched_outputs": report.mismatched}, indent=2))
         return
     try:
-        meta = build_dataset(config.out, config.num_programs, config.levels, config.seed, overwrite=config.overwrite)
+        meta = build_dataset(config.out, config.num_programs, config.levels, config.seed, overwrite=config.overwrite,
+                             trace=config.trace)
     except FileExistsError as exc:  # a dataset appeared in --out after the flag check
         sys.stderr.write(f"make_dataset: {exc}\n")
         sys.exit(2)

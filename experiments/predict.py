@@ -97,7 +97,7 @@ def predict(args: PredictArgs) -> int:
     from jaxlua.cli.experiment import load_run
     from jaxlua.eval.decode import Decoder
     from jaxlua.eval.evaluator import device_info
-    from jaxlua.eval.latency import timed_predict
+    from jaxlua.eval.latency import target_tokenizer, timed_predict
     from jaxlua.tokenize import LuaSyntaxError
 
     model, config, vocab, tokenizer = load_run(args.workdir)
@@ -109,6 +109,7 @@ def predict(args: PredictArgs) -> int:
     if warning:
         print(warning, file=sys.stderr)
     decoder = Decoder(model, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_len=config.model.max_len)
+    tokenizer = target_tokenizer(tokenizer, config.targets)  # a trace run prints the output part of its target
     max_new_tokens = args.max_new_tokens or config.model.max_len - 1
     try:
         _, first_seconds = timed_predict(decoder, tokenizer, vocab, args.source, max_new_tokens=max_new_tokens)

@@ -20,7 +20,7 @@ from jaxlua.config import TrainConfig
 from jaxlua.data import dataset_fingerprint
 from jaxlua.data.default import cache_root
 from jaxlua.data.splits import DatasetError
-from jaxlua.eval.evaluator import evaluate_model, write_metrics
+from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictions
 from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
 from jaxlua.train.inputs import resolve_data_dir
 from jaxlua.train.loop import request_stop, train
@@ -37,7 +37,7 @@ BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class EvalOptions:
-    """How the trained model is evaluated on the test split (see jaxlua.eval.evaluator.evaluate_model)."""
+    """How the trained model is evaluated on the test split (see jaxlua.eval.evaluator.evaluate_split)."""
 
     enabled: bool = True
     limit: int | None = None
@@ -78,7 +78,8 @@ def run_experiment(
     config: TrainConfig, workdir: str | pathlib.Path, eval_options: EvalOptions = EvalOptions(), progress: bool = True
 ) -> dict[str, Any]:
     """Trains `config` in `workdir` (resuming if a checkpoint is there), evaluates the best checkpoint on the
-    test split and writes workdir/metrics.json; returns the metrics (with a "train" summary added).
+    test split and writes workdir/metrics.json and predictions.jsonl; returns the metrics (with a "train" summary
+    added).
 
     The workdir is checked (no orphaned checkpoints, same configuration and dataset) before anything is written
     to it, and locked while the run lasts.
@@ -109,7 +110,7 @@ def run_experiment(
         model, _, vocab, tokenizer = load_for_inference(workdir)
         logging.info("evaluating on %d test programs",
                      len(data.test) if eval_options.limit is None else eval_options.limit)
-        metrics = evaluate_model(
+        evaluation = evaluate_split(
             model,
             data.test,
             tokenizer,
@@ -122,9 +123,12 @@ def run_experiment(
             limit=eval_options.limit,
             latency_programs=eval_options.latency_programs,
             progress=progress,
+            targets=config.targets,
         )
+        metrics = evaluation.metrics
         metrics["train"] = summary
         write_metrics(workdir, metrics)
+        write_predictions(workdir, evaluation.predictions)
     return metrics
 
 

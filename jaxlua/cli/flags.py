@@ -75,4 +75,11 @@ def config_from_flags(values: Any, preset: str | None = None) -> TrainConfig:
             raise FlagError(
                 f"--data_dir {config.data_dir} has no train.jsonl (build one with experiments.make_dataset)"
             )
+    if config.targets == "trace_output":
+        from jaxlua.data.traces import HOW_TO_TRACE, dataset_has_traces  # pylint: disable=import-outside-toplevel
+
+        if not config.data_dir or not dataset_has_traces(pathlib.Path(config.data_dir).expanduser()):
+            where = f"--data_dir {config.data_dir} holds" if config.data_dir else "the built-in dataset holds"
+            raise FlagError(f"--targets trace_output needs a dataset with execution traces and {where} none; "
+                            f"{HOW_TO_TRACE} and pass it as --data_dir")
     return config

@@ -17,6 +17,8 @@ import time
 from absl import logging
 from tqdm import tqdm
 
+from jaxlua.data.traces import META_KEY as TRACE_META_KEY
+from jaxlua.data.traces import trace_fields
 from jaxlua.data.workers import WorkerPool
 from jaxlua.data.writer import DatasetWriter, make_record, record_line
 from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig, ProgramGenerator
@@ -39,10 +41,11 @@ def chunk_seed(seed: int, level: int, chunk: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def generate_chunk(task: tuple[int, int, int, int, GeneratorConfig]) -> list[tuple[str, str]]:
-    """Run in a pool worker: `count` verified programs of one chunk as (hash, json line) pairs."""
+def generate_chunk(task: tuple[int, int, int, int, GeneratorConfig, bool]) -> list[tuple[str, str]]:
+    """Run in a pool worker: `count` verified programs of one chunk as (hash, json line) pairs; with `trace`
+    (the last task item) each record also holds the program's execution trace."""
     global _WORKER_SANDBOX
-    seed, level, chunk, count, config = task
+    seed, level, chunk, count, config, trace = task
     if _WORKER_SANDBOX is None:
         _WORKER_SANDBOX = LuaSandbox()
     generator = ProgramGenerator(chunk_seed(seed, level, chunk), config)
@@ -50,6 +53,8 @@ def generate_chunk(task: tuple[int, int, int, int, GeneratorConfig]) -> list[tup
     for _ in range(count):
         source, result = generator.sample_verified(level, _WORKER_SANDBOX)
         digest, record = make_record(source, result.stdout, level, result.steps)
+        if trace:  # the same program again, traced: the programs a seed yields do not depend on `trace`
+            record.update(trace_fields(_WORKER_SANDBOX.run(source, max_steps=config.max_steps, trace=True)))
         out.append((digest, record_line(record)))
     return out
 
@@ -66,8 +71,9 @@ def default_workers() -> int:
 
 def build_dataset(out_dir: str | pathlib.Path, num_programs: int, levels: tuple[int, ...] = (1, 2, 3),
                   seed: int = 0, config: GeneratorConfig | None = None, workers: int | None = None,
-                  progress: bool = True, overwrite: bool = False) -> dict:
-    """Generate `num_programs` unique verified programs into `out_dir`; returns the meta.json dict.
+                  progress: bool = True, overwrite: bool = False, trace: bool = False) -> dict:
+    """Generate `num_programs` unique verified programs into `out_dir`; returns the meta.json dict. With
+    `trace`, every record also holds its execution trace (`jaxlua.data.traces`); the programs are the same.
 
     Raises FileExistsError when `out_dir` already holds a dataset, unless `overwrite`."""
     levels = tuple(int(level) for level in levels)
@@ -90,7 +96,7 @@ def build_dataset(out_dir: str | pathlib.Path, num_programs: int, levels: tuple[
             for level in levels:  # a little more than needed: duplicates are dropped
                 chunks = math.ceil(remaining[level] * (1.02 if round_index == 0 else 1.2) / CHUNK_SIZE)
                 for _ in range(chunks):
-                    tasks.append((seed, level, next_chunk[level], CHUNK_SIZE, config))
+                    tasks.append((seed, level, next_chunk[level], CHUNK_SIZE, config, bool(trace)))
                     next_chunk[level] += 1
             tasks.sort(key=lambda task: (task[2], levels.index(task[1])))  # interleave levels
             results = pool.imap(tasks) if pool else map(generate_chunk, tasks)
@@ -121,6 +127,7 @@ def build_dataset(out_dir: str | pathlib.Path, num_programs: int, levels: tuple[
         "generator_version": GENERATOR_VERSION, "seed": seed, "levels": list(levels),
         "num_programs": num_programs, "lua_version": lua_version(), "chunk_size": CHUNK_SIZE,
         "generator_config": dataclasses.asdict(config), "source": "generated", "complete": True,
+        TRACE_META_KEY: bool(trace),
     })
     logging.info("built %d programs in %.1f s (%.0f programs/s, %d workers) into %s",
                  meta["total"], elapsed, meta["total"] / elapsed, workers, out_dir)

@@ -17,6 +17,8 @@ from absl import logging
 from tqdm import tqdm
 
 from jaxlua.data.build import lua_version
+from jaxlua.data.traces import META_KEY as TRACE_META_KEY
+from jaxlua.data.traces import trace_fields
 from jaxlua.data.writer import DatasetWriter, make_record, record_line
 from jaxlua.io import atomic_write_text
 from jaxlua.lua.lexer import count_branches
@@ -58,8 +60,9 @@ def parse_program_file(path: pathlib.Path) -> tuple[str, str | None]:
 
 
 def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, progress: bool = True,
-                   overwrite: bool = False, **limits) -> ImportReport:
-    """Turn every *.lua / *.luax file under `src_dir` into records in `out_dir` (train/val/test + meta).
+                   overwrite: bool = False, trace: bool = False, **limits) -> ImportReport:
+    """Turn every *.lua / *.luax file under `src_dir` into records in `out_dir` (train/val/test + meta); with
+    `trace`, each record also holds the program's execution trace (`jaxlua.data.traces`).
 
     Raises NotADirectoryError / ValueError for a missing or empty `src_dir`, FileExistsError when `out_dir`
     already holds a dataset (unless `overwrite`), and NothingImportedError when every file fails.
@@ -83,7 +86,7 @@ def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, pro
             if not source.strip():
                 report.failures.append((name, "empty program"))
                 continue
-            result = run_lua(source, **limits)
+            result = run_lua(source, trace=trace, **limits)
             if result.status != "ok":
                 report.failures.append((name, f"{result.status}: {result.error}"))
                 continue
@@ -91,6 +94,8 @@ def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, pro
                 report.mismatched.append(name)
             level = level_from_branches(count_branches(source))
             digest, record = make_record(source, result.stdout, level, result.steps)
+            if trace:
+                record.update(trace_fields(result))
             if writer.add(digest, record_line(record), level):
                 report.imported += 1
             else:
@@ -109,7 +114,8 @@ def import_lua_dir(src_dir: str | pathlib.Path, out_dir: str | pathlib.Path, pro
                       "".join(json.dumps({"file": name, "error": error}) + "\n" for name, error in report.failures))
     writer.finish({"source": "import", "import_dir": str(src_dir), "files": len(paths),
                    "failures": len(report.failures), "mismatched_outputs": report.mismatched,
-                   "lua_version": lua_version(), "complete": True})
+                   "lua_version": lua_version(), "complete": True,
+                   TRACE_META_KEY: bool(trace)})
     logging.info("imported %d of %d files (%d failed, %d duplicates, %d stated outputs corrected)",
                  report.imported, len(paths), len(report.failures), report.duplicates, len(report.mismatched))
     return report

@@ -22,7 +22,8 @@ from flax import nnx
 from jaxlua.eval import by_construct as C
 from jaxlua.eval import metrics as M
 from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows, strip_output
-from jaxlua.eval.latency import measure_latency, output_text
+from jaxlua.config import TARGETS
+from jaxlua.eval.latency import measure_latency, output_text, target_tokenizer
 from jaxlua.io import atomic_write_text
 
 METRICS_FILENAME = "metrics.json"
@@ -83,7 +84,7 @@ def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
                    records: Sequence[Mapping[str, Any]] | None = None, batch_size: int = 32,
                    max_new_tokens: int | None = None, num_samples: int = 10, temperature: float = 0.8,
                    seed: int = 0, limit: int | None = None, latency_programs: int = 32,
-                   progress: bool = True) -> Evaluation:
+                   progress: bool = True, targets: str = "output") -> Evaluation:
     """Every metric of jaxlua.eval.metrics for `model` on an EncodedDataset, overall and in "per_level", plus
     "per_construct" (exact match per construct group), and the greedy prediction of every program.
 
@@ -94,8 +95,15 @@ def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
     k <= num_samples); 0 makes pass@1 the greedy exact match. max_new_tokens defaults to max_len - 1, i.e. each
     row stops only at EOS or when it fills max_len. The caller's model is not modified (decoding uses an
     eval-mode view of it).
+    targets: what the model was trained to write ("output", or "trace_output": the trace, `<OUT>`, the output).
+    With trace targets the whole target is decoded, split with `split_target`, and every metric is computed on
+    the output part alone (perplexity: the output tokens given the true trace); `trace_exact_match` adds the
+    share of programs whose predicted trace tokens equal the reference ones.
     """
     _check_args(dataset, batch_size, num_samples, temperature, limit, latency_programs)
+    TARGETS.check(targets)
+    traced = targets == "trace_output"
+    tokenizer = target_tokenizer(tokenizer, targets)  # decode_output reads the output part of a target
     max_len = int(dataset.tokens.shape[1])
     max_new_tokens = max_len - 1 if max_new_tokens is None else int(max_new_tokens)
     n = len(dataset.lengths) if limit is None else min(limit, len(dataset.lengths))
@@ -108,8 +116,8 @@ def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
             raise ValueError(f"{len(missing)} encoded programs have no record (first: {missing[0]!r})")
 
     # Reference output ids without EOS (a row truncated to max_len has none; strip_output keeps it whole).
-    ref_ids = [strip_output(dataset.tokens[r, dataset.output_start[r]:dataset.lengths[r]], vocab.eos_id)
-               for r in rows]
+    answer_start = dataset.answer_start if traced else dataset.output_start
+    ref_ids = [strip_output(dataset.tokens[r, answer_start[r]:dataset.lengths[r]], vocab.eos_id) for r in rows]
     ref_tokens = [vocab.decode(ids) for ids in ref_ids]
     if by_id is not None:
         ref_texts = [by_id[str(dataset.ids[r])]["stdout"] for r in rows]
@@ -133,17 +141,23 @@ def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
         texts = [output_text(tokenizer, vocab, ids) for ids in sampled]
         sample_texts = [texts[i * num_samples:(i + 1) * num_samples] for i in range(n)]
 
-    nll_sum, n_tokens = score_rows(decoder, dataset.tokens[:n], dataset.lengths[:n], dataset.output_start[:n],
+    nll_sum, n_tokens = score_rows(decoder, dataset.tokens[:n], dataset.lengths[:n], answer_start[:n],
                                    batch_size=batch_size, progress="perplexity" if progress else None)
 
     unk = [M.count_unk(dataset.tokens[r, :dataset.lengths[r]], vocab.unk_id) for r in rows]
+    greedy_parts = [tokenizer.split_target(vocab.decode(ids)) if traced else ([], vocab.decode(ids))
+                    for ids in greedy_ids]  # (trace, output) tokens
     per_program = [
-        M.score_program(greedy_texts[i], ref_texts[i], vocab.decode(greedy_ids[i]), ref_tokens[i],
+        M.score_program(greedy_texts[i], ref_texts[i], greedy_parts[i][1], ref_tokens[i],
                         None if sample_texts is None else sample_texts[i], nll_sum[i], n_tokens[i], unk[i])
         for i in range(n)
     ]
     levels = [int(level) for level in dataset.level[:n]]
     result = M.aggregate(per_program, levels)
+    result["targets"] = targets
+    if traced:  # the reference trace runs from the target's start to its <OUT>
+        ref_traces = [vocab.decode(dataset.tokens[r, dataset.output_start[r]:answer_start[r] - 1]) for r in rows]
+        result["trace_exact_match"] = float(np.mean([greedy_parts[i][0] == ref_traces[i] for i in range(n)]))
     warning = M.unk_warning(result["unk_programs"], result["unk_tokens"], n)
     if warning:
         logging.warning(warning)
@@ -161,7 +175,9 @@ def evaluate_split(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, 
     result["device"] = device_info()
     result["settings"] = {"batch_size": batch_size, "max_new_tokens": max_new_tokens, "num_samples": num_samples,
                           "temperature": temperature, "seed": seed, "limit": limit, "max_len": max_len,
-                          "perplexity_tokens": "output tokens output_start..lengths-1, EOS included"}
+                          "targets": targets,
+                          "perplexity_tokens": ("output tokens after <OUT> given the true trace, EOS included"
+                                                if traced else "output tokens output_start..lengths-1, EOS included")}
     return Evaluation(result, predictions)
 
 

@@ -17,6 +17,27 @@ from jaxlua.eval.decode import Decoder, length_bucket, strip_output
 SPECIAL_TOKEN_ATTRS = ("pad_id", "bos_id", "sep_id")
 
 
+class _TraceTargetTokenizer:
+    """A tokenizer seen through trace targets (`trace <OUT> output`): `decode_output` decodes the output part
+    (`split_target`); everything else is the tokenizer's own."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tokenizer, name)
+
+    def decode_output(self, tokens: Sequence[str]) -> str:
+        return self.tokenizer.decode_output(self.tokenizer.split_target(tokens)[1])
+
+
+def target_tokenizer(tokenizer: Any, targets: str) -> Any:
+    """The tokenizer to decode a model's predictions with: `tokenizer` itself for output targets; for
+    "trace_output" a view whose `decode_output` keeps only the output after `<OUT>`, so every path from
+    generated ids to text (evaluation, latency, prediction) scores the output alone."""
+    return _TraceTargetTokenizer(tokenizer) if targets == "trace_output" else tokenizer
+
+
 def output_text(tokenizer: Any, vocab: Any, ids: Sequence[int]) -> str | None:
     """Decoded stdout for generated ids (EOS already stripped); None when the tokens do not form an output.
 

@@ -15,14 +15,15 @@ from collections.abc import Sequence
 import numpy as np
 from absl import logging
 
+from jaxlua.config import TARGETS as _TARGET_REGISTRY
 from jaxlua.tokenize.errors import LuaSyntaxError
 from jaxlua.tokenize.tokenizer import Tokenizer
 from jaxlua.tokenize.trace_tokens import DEFAULT_MAX_TRACE_TOKENS
 from jaxlua.tokenize.vocabulary import OUT, Vocabulary
 
 OVERFLOW_POLICIES = ("drop", "truncate")
-TARGETS = ("output", "trace_output")
-_CACHE_VERSION = "encode/2"
+TARGETS = _TARGET_REGISTRY.names()
+_CACHE_VERSION = "encode/3"
 
 
 @dataclasses.dataclass
@@ -117,10 +118,11 @@ def encode_dataset(records: Sequence[dict], tokenizer: Tokenizer, vocab: Vocabul
     A record whose sequence is longer than `max_len` is dropped (`overflow="drop"`) or has its output cut
     (`"truncate"`: no EOS, `lengths == max_len`); one whose program alone does not fit, or that does not
     parse, is always dropped. `targets="trace_output"` writes each record's `trace` (at most
-    `max_trace_tokens` tokens; `<TRACE_CUT>` when cut here or `trace_truncated` is set), `<OUT>`, then the
-    output. `report` counts kept / truncated / dropped records by reason. With `cache_dir`, the result is
-    stored under a hash of (records, tokenizer settings, vocabulary, max_len, overflow, targets) and reused on
-    the next call, so every option change re-encodes.
+    `max_trace_tokens` tokens, and no more than the program and output leave room for within `max_len`, so the
+    same records are kept as with output targets whenever two tokens are spare; `<TRACE_CUT>` when cut here or
+    `trace_truncated` is set), `<OUT>`, then the output. `report` counts kept / truncated / dropped records by
+    reason. With `cache_dir`, the result is stored under a hash of (records, tokenizer settings, vocabulary,
+    max_len, overflow, targets) and reused on the next call, so every option change re-encodes.
     """
     if max_len < 4:
         raise ValueError(f"max_len must be >= 4 (BOS, a token, SEP, EOS), got {max_len}")
@@ -158,13 +160,14 @@ def encode_dataset(records: Sequence[dict], tokenizer: Tokenizer, vocab: Vocabul
             logging.debug("dropping record %s: %s", record.get("id", index), exc)
             continue
         output = tokenizer.output_tokens(record["stdout"])
-        trace: list[str] = []
-        if targets == "trace_output":
-            trace = tokenizer.trace_tokens(record["trace"], record["source"], max_trace_tokens,
-                                           cut=bool(record.get("trace_truncated")))
-            trace.append(OUT)
         program_ids = vocab.encode(program)
         sep = 1 + len(program_ids)
+        trace: list[str] = []
+        if targets == "trace_output":  # the trace takes the room the output leaves, cut at a step if need be
+            room = max_len - (sep + 1 + len(output) + 1) - 1  # less SEP..., the output, EOS and <OUT>
+            trace = tokenizer.trace_tokens(record["trace"], record["source"], max(1, min(max_trace_tokens, room)),
+                                           cut=bool(record.get("trace_truncated")))
+            trace.append(OUT)
         if sep + 2 > max_len:  # BOS program SEP, at least one output slot
             report["dropped_program_too_long"] += 1
             continue

@@ -41,12 +41,13 @@ def make_tokenizer(config: TokenizerConfig) -> Any:
     """The Tokenizer a run's tokenizer settings describe (training, evaluation and prediction all use this)."""
     from jaxlua.tokenize import Tokenizer  # pylint: disable=import-outside-toplevel
 
-    return Tokenizer(config.mode, identifiers=config.identifiers, digits=config.digits)
+    return Tokenizer(config.mode, identifiers=config.identifier_style, digits=config.digits)
 
 
-def build_vocabulary(records: list[dict], tokenizer: Any) -> Any:
+def build_vocabulary(records: list[dict], tokenizer: Any, traces: bool = False) -> Any:
     """The tokenizer's vocabulary (its reserved tokens, its settings recorded) over the program and output
-    tokens of `records`; programs that do not parse are skipped."""
+    tokens of `records` (and, with `traces`, their trace tokens, the trace separators reserved); programs that
+    do not parse are skipped."""
     from jaxlua.tokenize import LuaSyntaxError  # pylint: disable=import-outside-toplevel
 
     def token_lists():
@@ -56,8 +57,10 @@ def build_vocabulary(records: list[dict], tokenizer: Any) -> Any:
             except LuaSyntaxError:
                 continue
             yield tokenizer.output_tokens(record["stdout"])
+            if traces:
+                yield tokenizer.trace_tokens(record["trace"], record["source"])
 
-    return tokenizer.build_vocabulary(token_lists())
+    return tokenizer.build_vocabulary(token_lists(), traces=traces)
 
 
 def shortest_sequence(records: list[dict], tokenizer: Any) -> int | None:
@@ -112,6 +115,20 @@ def check_fits(split: str, records: list[dict], encoded: Any, tokenizer: Any, ma
         raise DatasetError(nothing_fits_message(split, encoded.report, max_len, shortest_sequence(records, tokenizer)))
 
 
+def encode_split(records: list[dict], config: TrainConfig, tokenizer: Any, vocab: Any, where: str,
+                 cache_dir: pathlib.Path | None = None) -> Any:
+    """`records` encoded for `config` (its max_len and targets); with trace targets, DatasetError (one line
+    naming `where`) when a record has no trace."""
+    # pylint: disable=import-outside-toplevel
+    from jaxlua.data.traces import require_traces
+    from jaxlua.tokenize import encode_dataset
+
+    if config.targets == "trace_output":
+        require_traces(records, where)
+    return encode_dataset(records, tokenizer, vocab, config.model.max_len, cache_dir=cache_dir,
+                          targets=config.targets)
+
+
 def prepare_data(
     config: TrainConfig,
     data_dir: pathlib.Path,
@@ -121,24 +138,30 @@ def prepare_data(
     """Loads the three splits, builds (or reloads from `vocab_path`) the vocabulary and encodes every split."""
     # pylint: disable=import-outside-toplevel
     from jaxlua.data import dataset_fingerprint
-    from jaxlua.tokenize import encode_dataset
+    from jaxlua.data.traces import require_traces
+    from jaxlua.data.splits import split_path
 
     tokenizer = make_tokenizer(config.tokenizer)
     records = {split: load_records(data_dir, split) for split in ("train", "val", "test")}
+    traces = config.targets == "trace_output"
+    if traces:  # before the vocabulary, which reads the traces
+        for split, rows in records.items():
+            require_traces(rows, str(split_path(data_dir, split)))
     if vocab_path is not None and vocab_path.exists():
         vocab = tokenizer.load_vocabulary(vocab_path)
         logging.info("reusing the vocabulary of the run (%d tokens) from %s", len(vocab), vocab_path)
     else:
-        vocab = build_vocabulary(records["train"], tokenizer)
+        vocab = build_vocabulary(records["train"], tokenizer, traces=traces)
         logging.info("built a vocabulary of %d tokens from %d train programs", len(vocab), len(records["train"]))
     encoded = {
-        split: encode_dataset(rows, tokenizer, vocab, config.model.max_len, cache_dir=cache_dir)
+        split: encode_split(rows, config, tokenizer, vocab, str(split_path(data_dir, split)), cache_dir)
         for split, rows in records.items()
     }
     info = {
         "fingerprint": dataset_fingerprint(data_dir),
         "data_dir": str(data_dir),
         "tokenizer": config.tokenizer.to_dict(),
+        "targets": config.targets,
         "max_len": config.model.max_len,
         "vocab_size": len(vocab),
         "sizes": {split: len(ds) for split, ds in encoded.items()},

@@ -37,6 +37,10 @@ def test_scripts_end_to_end(tmp_path):
     metrics = json.loads(limited.read_text())
     assert CONTRACT_KEYS <= set(metrics) and metrics["num_programs"] == 12 and "pass_at_5" in metrics
     assert metrics["perplexity"] > 1.0 and set(metrics["per_level"]) <= {"1", "2"}
+    predictions = [json.loads(line) for line in (workdir / "predictions_test_limit12.jsonl").read_text().splitlines()]
+    assert len(predictions) == 12 and {p["level"] for p in predictions} <= {1, 2}
+    assert sum(p["exact_match"] for p in predictions) / 12 == pytest.approx(metrics["exact_match"])
+    assert all(metrics["per_construct"][group]["n"] >= 1 for p in predictions for group in p["construct_groups"])
 
     program = tmp_path / "prog.lua"
     program.write_text('local x = 3\nprint("Answer: " .. (x * 2))\n', encoding="utf-8")
