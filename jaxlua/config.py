@@ -474,6 +474,9 @@ def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
     """Settings that differ (by flag name), ignoring those that cannot change the trained parameters and a
     growth of `steps`."""
     old_values, new_values = saved.flat(), current.flat()
+    # An unset identifier style means the mode's default: compare the style in force, not the spelling.
+    old_values["identifiers"] = saved.tokenizer.identifier_style
+    new_values["identifiers"] = current.tokenizer.identifier_style
     diffs = []
     for name, old in old_values.items():
         new = new_values[name]

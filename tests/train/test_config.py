@@ -82,6 +82,9 @@ def test_old_flat_config_json_is_converted():
     assert (config.model.cell, config.model.hidden_dim, config.model.max_len) == ("gru", 32, 64)
     assert config.tokenizer.mode == "chars" and config.warmup_steps is None and config.warmup == 6
     assert TrainConfig.from_dict({"spell_identifiers": True}).tokenizer.identifiers == "spelled"
+    # A run of the flat era tokenized whole names: it keeps them although today's semantic default is canonical.
+    assert TrainConfig.from_dict({"steps": 60}).tokenizer.identifier_style == "names"
+    assert TrainConfig().tokenizer.identifier_style == "canonical"
     assert TrainConfig.from_dict({"steps": 60, "warmup_steps": 7}).warmup_steps == 7  # not the default rule
 
 
@@ -92,7 +95,11 @@ def test_growing_steps_is_no_difference_and_warmup_follows():
     assert config_differences(saved, saved.replace(steps=30)) == ["steps: saved 60, now 30"]
     assert config_differences(saved, saved.replace(steps=120, cell="gru")) == ["cell: saved 'mingru', now 'gru'"]
     assert config_differences(saved, saved.replace(identifiers="spelled")) == [
-        "identifiers: saved 'names', now 'spelled'"]
+        "identifiers: saved 'canonical', now 'spelled'"]
+    # Unset means the semantic default: naming that default explicitly changes nothing.
+    assert config_differences(saved, saved.replace(identifiers="canonical")) == []
+    assert config_differences(saved.replace(identifiers="names"), saved) == [
+        "identifiers: saved 'names', now 'canonical'"]
 
 
 def test_registries_hold_the_names_once():
