@@ -7,6 +7,7 @@ from flax import nnx
 
 from jaxlua.models import ModelConfig, build
 from jaxlua.models.block_parts import CausalConv, GatedMLP
+from tests.models.test_language_model import assert_decode_matches_forward
 
 VOCAB = 13
 TINY = dict(vocab_size=VOCAB, embed_dim=3, hidden_dim=4, num_heads=2, dropout=0.0, max_len=16, num_layers=2)
@@ -62,25 +63,7 @@ def test_decode_matches_full_forward_with_conv_and_mlp(cell, attention):
     for block in model.blocks:  # a non-identity kernel, so the carried conv state matters
         shape = block.conv.kernel.get_value().shape
         block.conv.kernel.set_value(jnp.asarray(np.random.default_rng(5).normal(size=shape), jnp.float32))
-    model.eval()
-    graphdef, params = nnx.split(model)
-    lengths = jnp.array([5, 2, 7])
-    tokens = jnp.asarray(np.random.default_rng(4).integers(1, VOCAB, (3, 8)), jnp.int32)
-    prefill = jax.jit(lambda p, t, n: nnx.merge(graphdef, p).prefill(t, n))
-    decode = jax.jit(lambda p, s, t: nnx.merge(graphdef, p).decode_step(s, t))
-    rows = jnp.arange(3)
-    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(tokens)
-    state, logits = prefill(params, extended, lengths)
-    step_logits = [logits]
-    for i in range(4):
-        token = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-        extended = extended.at[rows, lengths + i].set(token)
-        logits, state = decode(params, state, token)
-        step_logits.append(logits)
-    full, _ = jax.jit(lambda p, t, m: nnx.merge(graphdef, p)(t, m))(
-        params, extended, jnp.arange(16)[None] < (lengths + 4)[:, None])
-    for i, got in enumerate(step_logits):
-        np.testing.assert_allclose(got, full[rows, lengths - 1 + i], atol=1e-4, rtol=1e-4)
+    assert_decode_matches_forward(model)
 
 
 def test_parts_off_leave_the_block_unchanged():

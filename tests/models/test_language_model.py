@@ -107,15 +107,8 @@ def test_long_sequences_stay_finite_full_grid(cell, experts, attention, dtype):
     long_case(cell, experts, attention, dtype)
 
 
-DECODE_CASES = [(cell, True) for cell in MODEL_NAMES] + [("mingru", False)]
-
-
-@pytest.mark.parametrize("cell,attention", DECODE_CASES)
-def test_greedy_decode_matches_full_forward(cell, attention):
-    """prefill + decode_step on rows of different lengths == the full forward on the extended rows."""
-    config = ModelConfig(cell=cell, num_experts=2, moe_top_k=1, attention=attention,
-                         **{**TINY, "num_layers": 2, "max_len": 16})
-    model = build(config, nnx.Rngs(3))
+def assert_decode_matches_forward(model) -> None:
+    """prefill + greedy decode_step on rows of lengths 5, 2, 7 == the full forward on the extended rows."""
     model.eval()
     graphdef, params = nnx.split(model)
     lengths = jnp.array([5, 2, 7])
@@ -138,6 +131,18 @@ def test_greedy_decode_matches_full_forward(cell, attention):
     for i, got in enumerate(step_logits):
         np.testing.assert_allclose(got, full[rows, lengths - 1 + i], atol=1e-4, rtol=1e-4)
     np.testing.assert_array_equal(state["pos"], lengths + 4)
+
+
+DECODE_CASES = [(cell, True) for cell in MODEL_NAMES] + [("mingru", False)]
+
+
+@pytest.mark.parametrize("cell,attention", DECODE_CASES)
+def test_greedy_decode_matches_full_forward(cell, attention):
+    """prefill + decode_step on rows of different lengths == the full forward on the extended rows."""
+    config = ModelConfig(cell=cell, num_experts=2, moe_top_k=1, attention=attention,
+                         **{**TINY, "num_layers": 2, "max_len": 16})
+    model = build(config, nnx.Rngs(3))
+    assert_decode_matches_forward(model)
 
 
 def test_dropout_follows_train_and_eval():

@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from tests.train.toy_run import flat_params
+
 # Level 4 only, 8 held-out programs per level, one bucket and max_len 64: few batch widths, so few compilations.
 # Dropout and the plateau schedule are on, so every piece of resumable state is exercised.
 STREAM_CONFIG = dict(
@@ -39,13 +41,6 @@ STREAM_CONFIG = dict(
     val_max_examples=8,
     seed=5,
 )
-
-
-def flat_params(state) -> dict[str, np.ndarray]:
-    import jax  # pylint: disable=import-outside-toplevel
-
-    leaves = jax.tree_util.tree_leaves_with_path(state.params)
-    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def train_on_stream(workdir: pathlib.Path, wrap=None, **overrides):
