@@ -7,8 +7,10 @@ Stages (programs/s): generation (one core), run_lua (worker process, the untrust
 sandbox used by pool workers (one core), the whole dataset build (all cores: generate + run + de-dup +
 split + write), and tokenisation with `Tokenizer("semantic")` (one core; null with the reason if the
 tokenizer cannot be imported). The 1M projection divides 10^6 by the measured build rate. Each figure
-also comes per CPU second: on a shared machine the wall rates fall with the load (`load_avg_1m`), and
-`*_idle_estimate` is what the same CPU work gives when the pool has its cores to itself.
+also comes per CPU second: on a shared machine the wall rates fall with the load (the `environment` entry's
+load averages), and `*_idle_estimate` is what the same CPU work gives when the pool has its cores to itself.
+Wall times come from `bench_common.time_call` (one call per stage); the JSON goes to `--out` (default
+results/bench_data_<backend>.json).
 
 The coverage report samples `--coverage_programs` programs per level (all levels): the share that the sandbox
 accepts (status ok, output within the generator's bounds), the share using each construct
@@ -23,55 +25,72 @@ width was already compiled (the first batch of each width compiles, untimed). Th
 """
 from __future__ import annotations
 
-import datetime
-import json
-import os
-import pathlib
-import platform
+import dataclasses
 import resource
-import sys
 import tempfile
 import time
+from typing import Any, Callable, TypeVar
 
 from absl import app, flags
 
+from experiments import bench_common
+from experiments.bench_common import option
 from jaxlua.data.build import build_dataset, default_workers
 from jaxlua.lua import LuaSandbox, run_lua
 from jaxlua.lua.coverage import summarise
 from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, ProgramGenerator
 
-_NUM_PROGRAMS = flags.DEFINE_integer("num_programs", 20_000, "Programs in the whole-build benchmark.")
-_SAMPLE = flags.DEFINE_integer("sample_programs", 3000, "Programs in each single-stage benchmark.")
-_LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels to benchmark.")
-_SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
-_COVERAGE = flags.DEFINE_integer("coverage_programs", 1000, "Programs per level in the coverage report (0: skip).")
-_STREAM = flags.DEFINE_bool("stream", True, "Measure the program stream against the train step (false: skip).")
-_STREAM_LEVELS = flags.DEFINE_string("stream_levels", "4,5,6,7", "Comma-separated levels of the stream section.")
-_STREAM_BATCHES = flags.DEFINE_integer("stream_batches", 100, "Producer batches timed in the stream section.")
-_STREAM_STEPS = flags.DEFINE_integer("stream_train_steps", 20, "Train steps timed in the stream section.")
-_STREAM_WORKERS = flags.DEFINE_integer("stream_workers", 0, "Stream worker processes (0: the stream's default).")
-_OUT = flags.DEFINE_string("out", "results/bench_data_cpu.json", "Also write the JSON here ('' to skip).")
+SCRIPT = "bench_data"
+MACHINE_NOTE = "shared machine: wall rates fall with the load (see load_avg); the per CPU second rates do not"
+FLAGS = flags.FLAGS
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Everything one benchmark run needs; each field is also a flag."""
+
+    num_programs: int = option(20_000, "Programs in the whole-build benchmark.")
+    sample_programs: int = option(3000, "Programs in each single-stage benchmark.")
+    levels: tuple[int, ...] = option((1, 2, 3), "Levels to benchmark.")
+    seed: int = option(0, "Generator seed.")
+    coverage_programs: int = option(1000, "Programs per level in the coverage report (0: skip).")
+    stream: bool = option(True, "Measure the program stream against the train step (false: skip).")
+    stream_levels: tuple[int, ...] = option((4, 5, 6, 7), "Levels of the stream section.")
+    stream_batches: int = option(100, "Producer batches timed in the stream section.")
+    stream_train_steps: int = option(20, "Train steps timed in the stream section.")
+    stream_workers: int = option(0, "Stream worker processes (0: the stream's default).")
+
+    def validate(self) -> "Options":
+        """Raises ValueError naming the first bad option."""
+        for name in ("levels", "stream_levels"):
+            unknown = [level for level in getattr(self, name) if level not in LEVELS]
+            if unknown:
+                raise ValueError(f"--{name} must be from {', '.join(map(str, LEVELS))}; got "
+                                 f"{','.join(map(str, getattr(self, name)))}")
+        bench_common.check_positive(self, "num_programs", "sample_programs", "stream_batches", "stream_train_steps")
+        for name in ("coverage_programs", "stream_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name} must be >= 0; got {getattr(self, name)}")
+        return self
 
 
 def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1)
 
 
-class _Clock:
-    """Wall and CPU seconds of this process and its finished children (worker pools) over a block."""
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (worker pools): what the work cost, whatever the load."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
-    def __enter__(self) -> "_Clock":
-        self._wall, self._cpu = time.perf_counter(), self._cpu_now()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.wall = time.perf_counter() - self._wall
-        self.cpu = self._cpu_now() - self._cpu
-
-    @staticmethod
-    def _cpu_now() -> float:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return time.process_time() + children.ru_utime + children.ru_stime
+def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
+    """(fn(), wall seconds, CPU seconds) of one call: `bench_common.time_call` for the wall, `cpu_seconds` beside."""
+    values: list[T] = []
+    cpu = cpu_seconds()
+    wall_ms = bench_common.time_call(lambda: values.append(fn()), repeats=1, warmup=0)[0]
+    return values[0], wall_ms / 1e3, cpu_seconds() - cpu
 
 
 def bench_tokenize(records: list[tuple[str, str]]) -> tuple[float | None, str | None]:
@@ -81,14 +100,17 @@ def bench_tokenize(records: list[tuple[str, str]]) -> tuple[float | None, str | 
         tokenizer = Tokenizer("semantic")
     except Exception as exc:  # the tokenizer is another module: report, never crash the benchmark
         return None, f"{type(exc).__name__}: {exc}"
-    started = time.perf_counter()
-    try:
+
+    def tokenize_all() -> None:
         for source, stdout in records:
             tokenizer.program_tokens(source)
             tokenizer.output_tokens(stdout)
+
+    try:
+        _, wall, _ = timed(tokenize_all)
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
-    return _rate(len(records), time.perf_counter() - started), None
+    return _rate(len(records), wall), None
 
 
 def coverage_report(count: int, seed: int) -> dict:
@@ -109,8 +131,6 @@ def coverage_report(count: int, seed: int) -> dict:
 def stream_report(levels: tuple[int, ...], workers: int, batches: int, train_steps: int, seed: int) -> dict:
     """Producer throughput of the stream against the default model's train step on its batches (module doc)."""
     # pylint: disable=import-outside-toplevel
-    import dataclasses
-
     import jax
 
     from jaxlua.config import DEFAULT
@@ -137,97 +157,90 @@ def stream_report(levels: tuple[int, ...], workers: int, batches: int, train_ste
         step_fn = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings,
                                   loss_window=source.loss_window)
         rng = dp.replicate(jax.random.key(seed))
-        compiled, timed, seconds, step = set(), 0, 0.0, 0
-        while timed < train_steps:
+        compiled, timed_steps, seconds, step = set(), 0, 0.0, 0
+        while timed_steps < train_steps:
             batch = source.batch(step, CurriculumState())
             step += 1
             width = batch["tokens"].shape[1]
-            begin = time.perf_counter()
-            state, metrics = step_fn(state, dp.shard_batch(batch), rng)
-            jax.block_until_ready(metrics["loss"])
+
+            def train_step(batch=batch):
+                nonlocal state
+                state, metrics = step_fn(state, dp.shard_batch(batch), rng)
+                return metrics["loss"]
+
+            milliseconds = bench_common.time_call(train_step, repeats=1, warmup=0)[0]
             if width in compiled:
-                timed, seconds = timed + 1, seconds + time.perf_counter() - begin
+                timed_steps, seconds = timed_steps + 1, seconds + milliseconds / 1e3
             compiled.add(width)
-    steps_per_s = timed / seconds
+    steps_per_s = timed_steps / seconds
     return {"levels": list(levels), "producer": producer,
             "train_step": {"model": config.model.cell, "batch_size": config.batch_size,
-                           "max_len": config.model.max_len, "timed_steps": timed, "steps_run": step,
+                           "max_len": config.model.max_len, "timed_steps": timed_steps, "steps_run": step,
                            "compiled_widths": sorted(compiled), "steps_per_s": round(steps_per_s, 2),
                            "programs_per_s": round(steps_per_s * config.batch_size, 1),
                            "device": jax.devices()[0].platform, "jax": jax.__version__},
             "producer_batches_per_train_step": round(producer["batches_per_s"] / steps_per_s, 2)}
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        sys.stderr.write(f"bench_data: unexpected arguments {argv[1:]}\n")
-        sys.exit(2)
-    try:
-        levels = tuple(int(x) for x in _LEVELS.value.split(","))
-        stream_levels = tuple(int(x) for x in _STREAM_LEVELS.value.split(","))
-        if any(level not in LEVELS for level in levels + stream_levels) or _NUM_PROGRAMS.value < 1 \
-                or _SAMPLE.value < 1 or _COVERAGE.value < 0 or _STREAM_BATCHES.value < 1 \
-                or _STREAM_STEPS.value < 1 or _STREAM_WORKERS.value < 0:
-            raise ValueError
-    except ValueError:
-        sys.stderr.write(f"bench_data: --levels and --stream_levels must be from {list(LEVELS)}, counts positive "
-                         "(--coverage_programs and --stream_workers may be 0)\n")
-        sys.exit(2)
-    n = _SAMPLE.value
+def run(options: Options) -> dict[str, Any]:
+    """Time every stage; the result dict that is printed and written."""
+    options.validate()
+    levels, n, seed = options.levels, options.sample_programs, options.seed
+    result: dict[str, Any] = {"benchmark": "data", "environment": bench_common.environment(MACHINE_NOTE)}
 
-    generator = ProgramGenerator(_SEED.value)
-    with _Clock() as generation:
-        sources = [generator.sample(levels[i % len(levels)]) for i in range(n)]
+    generator = ProgramGenerator(seed)
+    sources, generation_wall, generation_cpu = timed(
+        lambda: [generator.sample(levels[i % len(levels)]) for i in range(n)])
 
     sandbox = LuaSandbox()
-    with _Clock() as in_process:
-        results = [sandbox.run(source, max_steps=generator.config.max_steps) for source in sources]
+    results, in_process_wall, in_process_cpu = timed(
+        lambda: [sandbox.run(source, max_steps=generator.config.max_steps) for source in sources])
 
     run_lua("print(0)")  # start the worker outside the timing (its CPU time is not visible here)
-    with _Clock() as worker:
-        for source in sources:
-            run_lua(source)
+    _, worker_wall, _ = timed(lambda: [run_lua(source) for source in sources])
 
     workers = default_workers()
-    with tempfile.TemporaryDirectory() as tmp, _Clock() as build:
-        meta = build_dataset(tmp, _NUM_PROGRAMS.value, levels, _SEED.value, workers=workers, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        meta, build_wall, build_cpu = timed(
+            lambda: build_dataset(tmp, options.num_programs, levels, seed, workers=workers, progress=False))
     built = meta["total"]
     # CPU seconds of the parent and the pool: the build rate an otherwise idle machine with `workers` cores
     # would reach if the work spreads evenly (the wall rate below depends on what else the machine runs).
-    idle_rate = built / (build.cpu / workers)
+    idle_rate = built / (build_cpu / workers)
 
     ok = [(s, r.stdout) for s, r in zip(sources, results) if r.ok]
     tokenize, tokenize_error = bench_tokenize(ok)
 
-    report = json.dumps({
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "workers": workers, "processor": platform.processor(),
-                    "python": platform.python_version(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+    result.update({
         "levels": list(levels),
-        "generation_programs_per_s": _rate(n, generation.wall),
-        "generation_programs_per_cpu_s": _rate(n, generation.cpu),
-        "sandbox_in_process_programs_per_s": _rate(n, in_process.wall),
-        "sandbox_in_process_programs_per_cpu_s": _rate(n, in_process.cpu),
-        "run_lua_programs_per_s": _rate(n, worker.wall),
+        "build_workers": workers,
+        "generation_programs_per_s": _rate(n, generation_wall),
+        "generation_programs_per_cpu_s": _rate(n, generation_cpu),
+        "sandbox_in_process_programs_per_s": _rate(n, in_process_wall),
+        "sandbox_in_process_programs_per_cpu_s": _rate(n, in_process_cpu),
+        "run_lua_programs_per_s": _rate(n, worker_wall),
         "build_programs": built,
-        "build_seconds": round(build.wall, 2),
-        "build_cpu_seconds": round(build.cpu, 2),
-        "build_programs_per_s": _rate(built, build.wall),
-        "projected_1m_minutes": round(1e6 / (built / build.wall) / 60, 1),
+        "build_seconds": round(build_wall, 2),
+        "build_cpu_seconds": round(build_cpu, 2),
+        "build_programs_per_s": _rate(built, build_wall),
+        "projected_1m_minutes": round(1e6 / (built / build_wall) / 60, 1),
         "build_programs_per_s_idle_estimate": round(idle_rate, 1),
         "projected_1m_minutes_idle_estimate": round(1e6 / idle_rate / 60, 1),
         "tokenize_programs_per_s": tokenize,
         "tokenize_error": tokenize_error,
-        "coverage": coverage_report(_COVERAGE.value, _SEED.value) if _COVERAGE.value else None,
-        "stream": stream_report(stream_levels, _STREAM_WORKERS.value, _STREAM_BATCHES.value, _STREAM_STEPS.value,
-                                _SEED.value) if _STREAM.value else None,
-    }, indent=2)
-    print(report)
-    if _OUT.value:
-        out = pathlib.Path(_OUT.value)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report + "\n")
+        "coverage": coverage_report(options.coverage_programs, seed) if options.coverage_programs else None,
+        "stream": stream_report(options.stream_levels, options.stream_workers, options.stream_batches,
+                                options.stream_train_steps, seed) if options.stream else None,
+    })
+    return bench_common.finish_environment(result)
+
+
+def main(argv: list[str]) -> None:
+    options = bench_common.options_or_exit(SCRIPT, argv, lambda: bench_common.options_from_flags(Options).validate())
+    bench_common.write_result(run(options), FLAGS.out, SCRIPT)
 
 
 if __name__ == "__main__":
+    bench_common.define_flags(Options)
+    flags.DEFINE_string("out", None, "Output JSON path (default results/bench_data_<backend>.json).")
     app.run(main)

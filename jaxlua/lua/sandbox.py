@@ -21,7 +21,8 @@ DEFAULT_MAX_OUTPUT = 64 * 2**10
 DEFAULT_TIMEOUT = 2.0
 RANDOM_SEED = 0
 # Instructions are counted exactly (a count hook every instruction) up to EXACT_STEPS; beyond that the hook
-# fires every COARSE_STEPS instructions and `steps` has that resolution (the per-instruction hook costs ~10x).
+# fires every COARSE_STEPS instructions and `steps` has that resolution (a per-instruction hook would be far
+# slower).
 EXACT_STEPS = 20_000
 COARSE_STEPS = 1000
 CHUNK_NAME = "=stdin"  # error positions read "stdin:3: ...", as for `lua5.4 < prog.lua`

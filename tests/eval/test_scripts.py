@@ -57,6 +57,13 @@ def test_evaluate_refuses_a_workdir_it_cannot_write(tmp_path):
         tmp_path.chmod(0o755)
 
 
+def test_evaluate_refuses_an_unwritable_workdir_even_as_root(tmp_path, monkeypatch):
+    """The same refusal where permission bits do not bind (root, as in CI): the check asks os.access."""
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: not mode & os.W_OK)
+    with pytest.raises(FlagError, match="is not writable"):
+        evaluate.parse_args(evaluate_flags(workdir=str(tmp_path)))
+
+
 def test_predict_flags(tmp_path):
     program = tmp_path / "prog.lua"
     program.write_text('print("hi")\n', encoding="utf-8")
