@@ -189,7 +189,8 @@ class ModelConfig(_Config):
     mlp_ratio: int = _field(0, "Gated MLP (GeGLU) after each block's cell, inner width = ratio * hidden_dim "
                                "(0 = off).", low=0)
     num_heads: int = _field(4, "Attention heads.", low=0, low_open=True)
-    dropout: float = _field(0.1, "Dropout rate.", low=0.0, high=1.0, high_open=True)
+    dropout: float = _field(0.0, "Dropout rate (off by default: the small models underfit; README, \"Does it "
+                                 "learn?\").", low=0.0, high=1.0, high_open=True)
     max_len: int = _field(512, "Longest encoded sequence (data filter and the Transformer's positions).", low=4)
     scan_method: str = _field("auto", "Linear-scan backend of the min cells.", choices=SCAN_METHODS)
     dtype: str = _field("float32", "Compute dtype.", choices=DTYPES)
@@ -295,7 +296,8 @@ class TrainConfig(_Config):
     weight_decay: float = _field(1e-3, "AdamW weight decay.", low=0.0)
     b1: float = _field(0.9, "Adam beta1.", low=0.0, high=1.0)
     b2: float = _field(0.98, "Adam beta2.", low=0.0, high=1.0)
-    label_smoothing: float = _field(0.1, "Label smoothing of the cross-entropy.", low=0.0, high=1.0, high_open=True)
+    label_smoothing: float = _field(0.0, "Label smoothing of the cross-entropy (off by default, as dropout).",
+                                    low=0.0, high=1.0, high_open=True)
     clip_norm: float = _field(1.0, "Global gradient-norm clip (0 = off).", low=0.0)
     include_program_loss: bool = _field(False, "Also train on predicting the program tokens (TEX did).")
     aux_loss_weight: float = _field(1.0, "Weight of the MoE load-balancing loss.", low=0.0)
