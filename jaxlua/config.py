@@ -9,10 +9,11 @@ a `TokenizerConfig`; each field carries its help text and its constraint next to
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from typing import Any, Iterator
 
+from jaxlua.config_fields import ConfigBase as _Config
+from jaxlua.config_fields import config_field as _field
 from jaxlua.registry import Registry
 
 # --- Registries: the names, written once. ---------------------------------------------------------------------
@@ -87,85 +88,6 @@ def check_model_name(name: str) -> str:
     return name
 
 
-# --- Fields with their help and constraint. -------------------------------------------------------------------
-
-
-def _field(default: Any, help: str, *, choices: Registry | None = None, low: float | None = None,  # noqa: A002
-           low_open: bool = False, high: float | None = None, high_open: bool = False, flag: str | None = None,
-           ) -> Any:
-    """A dataclass field whose metadata holds its help text, its constraint and (optionally) its flag name."""
-    metadata = {"help": help, "choices": choices, "low": low, "low_open": low_open, "high": high,
-                "high_open": high_open, "flag": flag}
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _check_field(config: Any, field: dataclasses.Field) -> None:
-    """Raises ValueError naming `field` when its value breaks the field's constraint."""
-    meta, value, name = field.metadata, getattr(config, field.name), field.metadata.get("flag") or field.name
-    if value is None:
-        return
-    if meta.get("choices") is not None:
-        if meta["choices"] is CELLS:
-            check_model_name(value)
-        else:
-            meta["choices"].check(value)
-        return
-    low, high = meta.get("low"), meta.get("high")
-    if low == 0 and meta["low_open"] and high is None and not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    if low is not None and high is None and not meta["low_open"] and not value >= low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if low is not None and high is not None:
-        ok_low = value > low if meta["low_open"] else value >= low
-        ok_high = value < high if meta["high_open"] else value <= high
-        if not (ok_low and ok_high):
-            interval = f"{'(' if meta['low_open'] else '['}{low}, {high}{')' if meta['high_open'] else ']'}"
-            raise ValueError(f"{name} must be in {interval}, got {value}")
-
-
-class _Config:
-    """Shared behaviour of the config dataclasses: validation on construction, replace, dict and JSON."""
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self):
-        """Raises ValueError naming the first bad field; returns self so calls can chain."""
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, _Config):
-                value.validate()
-            else:
-                _check_field(self, field)
-        self._check_together()
-        return self
-
-    def _check_together(self) -> None:
-        """Constraints between fields (overridden where there are any)."""
-
-    def replace(self, **changes: Any):
-        """A validated copy with `changes` applied (unknown names raise TypeError)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str):
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
-        return cls(**values)
-
-
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Config):
     """Shape of a LanguageModel (or of another model kind, e.g. the Transformer, when `cell` names one).
@@ -177,7 +99,8 @@ class ModelConfig(_Config):
     """
 
     vocab_size: int = _field(0, "Vocabulary size (0: set from the dataset's vocabulary).", low=0)
-    cell: str = _field("mingru", "Recurrent cell, or another model kind (the transformer baseline).", choices=CELLS)
+    cell: str = _field("mingru", "Recurrent cell, or another model kind (the transformer baseline).", choices=CELLS,
+                       check=check_model_name)
     embed_dim: int = _field(128, "Token embedding size.", low=0, low_open=True)
     hidden_dim: int = _field(256, "Hidden state size of the cell.", low=0, low_open=True)
     num_layers: int = _field(2, "Number of stacked blocks.", low=0, low_open=True)
