@@ -85,7 +85,8 @@ def main(argv: list[str]) -> None:
     except (TrainingDivergedError, TrainingInterrupted) as exc:
         fail(exc, code=1)
     except KeyboardInterrupt:
-        fail("stopped before training started; re-run the same command to resume", code=1)
+        fail("stopped outside the training steps (preparing data or evaluating); re-run the same command to "
+             "resume", code=1)
     seconds = time.perf_counter() - begin
     summary = metrics["train"]
     resumed = f", resumed at step {summary['resumed_from_step']}" if summary["resumed_from_step"] else ""

@@ -23,7 +23,7 @@ from jaxlua.data.splits import DatasetError
 from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictions
 from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
 from jaxlua.train.inputs import resolve_data_dir
-from jaxlua.train.loop import request_stop, train
+from jaxlua.train.loop import loop_running, request_stop, train
 from jaxlua.train.stream_inputs import open_run_data
 
 
@@ -49,10 +49,10 @@ class EvalOptions:
 
 def interrupt_on_sigterm() -> None:
     """Ctrl-C and SIGTERM ask the training loop to stop after its current step (so no checkpoint save is cut
-    short); a second signal interrupts at once."""
+    short); a second signal, or one outside the step loop (data preparation, evaluation), interrupts at once."""
 
     def handler(signum: int, frame: Any) -> None:
-        if _STOP_REQUESTED:
+        if _STOP_REQUESTED or not loop_running():
             raise KeyboardInterrupt(f"signal {signum}")
         _STOP_REQUESTED.append(signum)
         request_stop()

@@ -39,6 +39,12 @@ class TrainingDivergedError(RuntimeError):
 
 
 _STOP = threading.Event()
+_RUNNING = threading.Event()
+
+
+def loop_running() -> bool:
+    """True while `train` is inside its step loop, where a stop request is honoured at the next step."""
+    return _RUNNING.is_set()
 
 
 def request_stop() -> None:
@@ -197,6 +203,7 @@ def train(
         dynamic_ncols=True,
     )
     done = start
+    _RUNNING.set()
     try:
         for step in range(start, config.steps):
             if _STOP.is_set():
@@ -249,6 +256,7 @@ def train(
         _STOP.clear()  # the request is answered; a later run starts afresh
         raise TrainingInterrupted(done, last_saved) from None
     finally:
+        _RUNNING.clear()
         bar.close()
         checkpoints.wait()
         checkpoints.close()

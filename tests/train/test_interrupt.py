@@ -33,3 +33,21 @@ def test_signal_stops_with_one_line(signum, tmp_path):
                          r"resume", last)
     assert match, last
     assert int(match[1]) >= int(match[2]) >= 15
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_outside_the_step_loop_interrupts_at_once(signum):
+    """During data preparation or evaluation nothing would honour a stop request: the first signal interrupts."""
+    from jaxlua.cli.experiment import interrupt_on_sigterm  # pylint: disable=import-outside-toplevel
+    from jaxlua.train.loop import loop_running  # pylint: disable=import-outside-toplevel
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        interrupt_on_sigterm()
+        assert not loop_running()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signum)
+            time.sleep(2)  # the handler runs between bytecodes, well before this ends
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
