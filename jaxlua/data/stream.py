@@ -35,6 +35,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
+from jaxlua.data.buckets import quantile_widths
 from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys, WorkerGroup
 from jaxlua.data.stream_worker import Candidate, MakerSettings, StreamError
 from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig
@@ -112,8 +113,7 @@ def tokenizer_settings(tokenizer: Tokenizer | dict | None) -> dict:
 def stream_widths(lengths: np.ndarray, num_buckets: int, max_len: int) -> tuple[int, ...]:
     """Batch widths: `num_buckets` quantiles of `lengths` rounded up to a multiple of 8, then doublings of the
     widest up to `max_len` (streamed programs may be longer than any in `lengths`), and `max_len`."""
-    quantiles = np.quantile(np.asarray(lengths), np.arange(1, num_buckets + 1) / num_buckets)
-    widths = {min(max_len, -(-int(np.ceil(q)) // _WIDTH_MULTIPLE) * _WIDTH_MULTIPLE) for q in quantiles}
+    widths = quantile_widths(lengths, num_buckets, max_len, _WIDTH_MULTIPLE)
     widest = max(widths)
     while 2 * widest < max_len:
         widest *= 2

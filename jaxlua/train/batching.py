@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxlua.data.buckets import quantile_widths, round_up
+
 
 @dataclasses.dataclass(frozen=True)
 class Arrays:
@@ -55,9 +57,8 @@ class Arrays:
 def bucket_edges(lengths: np.ndarray, num_buckets: int, max_len: int, multiple: int = 8) -> tuple[int, ...]:
     """Bucket widths: length quantiles rounded up to `multiple`, the last one covering the longest row."""
     lengths = np.asarray(lengths)
-    quantiles = np.quantile(lengths, np.arange(1, num_buckets + 1) / num_buckets)
-    edges = {min(max_len, int(-(-int(np.ceil(q)) // multiple) * multiple)) for q in quantiles}
-    edges.add(min(max_len, int(-(-int(lengths.max()) // multiple) * multiple)))
+    edges = quantile_widths(lengths, num_buckets, max_len, multiple)
+    edges.add(min(max_len, round_up(int(lengths.max()), multiple)))
     return tuple(sorted(e for e in edges if e >= 2))
 
 
