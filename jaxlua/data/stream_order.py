@@ -14,16 +14,15 @@ import os
 import pathlib
 import select
 import subprocess
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from jaxlua.data.stream_worker import Candidate, StreamError
-from jaxlua.data.workers import _PACKAGE_ROOT, _read_message, _write_message
+from jaxlua.data.workers import _read_message, _write_message, start_worker
 
-_WORKER_COMMAND = "from jaxlua.data.workers import serve; serve('jaxlua.data.stream_worker:handle')"
+_WORKER_FUNCTION = "jaxlua.data.stream_worker:handle"
 TASKS_IN_FLIGHT = 2  # per worker: one being computed, one waiting in its pipe
 
 
@@ -36,14 +35,10 @@ class WorkerGroup:
     """
 
     def __init__(self, count: int) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         self._procs: list[subprocess.Popen] = []
         try:
             for _ in range(count):
-                self._procs.append(subprocess.Popen([sys.executable, "-c", _WORKER_COMMAND], stdin=subprocess.PIPE,
-                                                    stdout=subprocess.PIPE, env=env, bufsize=0,
-                                                    start_new_session=True))
+                self._procs.append(start_worker(_WORKER_FUNCTION, new_session=True))
         except BaseException:
             self.close()
             raise

@@ -42,6 +42,21 @@ def _write_message(fd: int, obj: object) -> None:
         data = data[os.write(fd, data):]
 
 
+def start_worker(function: str, *, new_session: bool = False) -> subprocess.Popen:
+    """A fresh interpreter running `serve(function)` on its stdin/stdout pipes (`function` is "module:function").
+
+    `new_session`: the worker does not share the caller's terminal session, so Ctrl-C reaches only the caller.
+    """
+    module, _, name = function.partition(":")
+    if not module or not name.isidentifier():
+        raise ValueError(f"function must be 'module:function'; got {function!r}")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-c", f"from jaxlua.data.workers import serve; serve({function!r})"]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
+                            start_new_session=new_session)
+
+
 class WorkerPool:
     """`workers` interpreter processes that apply one function, named `"module:function"`, to tasks.
 
@@ -49,14 +64,7 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, function: str) -> None:
-        module, _, name = function.partition(":")
-        if not module or not name.isidentifier():
-            raise ValueError(f"function must be 'module:function'; got {function!r}")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        command = [sys.executable, "-c", f"from jaxlua.data.workers import serve; serve({function!r})"]
-        self._procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
-                       for _ in range(workers)]
+        self._procs = [start_worker(function) for _ in range(workers)]
 
     def imap(self, tasks: Iterable) -> Iterator:
         """Results of function(task) for each task, in task order."""
