@@ -96,7 +96,7 @@ def run_experiment(
             result = train(config, workdir, data.train, data.val, vocab=data.vocab, dataset_info=data.info,
                            progress=progress)
         summary = {
-            "steps": config.steps,
+            "steps": result.end_step,
             "resumed_from_step": result.start_step,
             "seconds": round(time.perf_counter() - begin, 1),
             "best_val_loss": result.best_val_loss,

@@ -15,10 +15,11 @@ from jaxlua.config import DIGIT_ORDERS, IDENTIFIER_STYLES, TOKENIZER_MODES
 from jaxlua.tokenize import syntax
 from jaxlua.tokenize import trace_tokens as traces
 from jaxlua.tokenize.syntax import LANGUAGE  # noqa: F401  (re-exported: the grammar the tokenizer parses)
-from jaxlua.tokenize.vocabulary import DEFAULT_RESERVED, TRACE_TOKENS, Vocabulary
+from jaxlua.tokenize.vocabulary import BOS, DEFAULT_RESERVED, TRACE_TOKENS, Vocabulary
 
 MODES = TOKENIZER_MODES.names()
-SETTINGS_KEYS = ("mode", "identifiers", "digits")
+SETTINGS_KEYS = ("mode", "identifiers", "digits", "program_copies")
+PROGRAM_COPIES = (1, 2)  # the program once, or twice (Learning to Execute's input doubling)
 
 
 def _check(registry, kind: str, name: str) -> str:
@@ -30,12 +31,16 @@ def _check(registry, kind: str, name: str) -> str:
 class Tokenizer:
     """Turns Lua programs, their stdout and their traces into token lists; one parser per instance."""
 
-    def __init__(self, mode: str = "semantic", identifiers: str = "names", digits: str = "msd", *,
-                 spell_identifiers: bool = False) -> None:
+    def __init__(self, mode: str = "semantic", identifiers: str = "names", digits: str = "msd",
+                 program_copies: int = 1, *, spell_identifiers: bool = False) -> None:
         """`identifiers`: "names" (IDENTIFIER(x)), "spelled" (NAME x, never <UNK>) or "canonical" (v1, v2, ...
         where renaming cannot change the output); `digits`: "msd" or "lsd" (numbers in outputs and trace
-        values least significant digit first). `spell_identifiers=True` is the older name of "spelled"."""
+        values least significant digit first); `program_copies`: 2 writes the program's tokens twice,
+        `program <BOS> program`, so a left-to-right model reads it a second time knowing all of it.
+        `spell_identifiers=True` is the older name of "spelled"."""
         _check(TOKENIZER_MODES, "mode", mode)
+        if program_copies not in PROGRAM_COPIES:
+            raise ValueError(f"program_copies must be one of {PROGRAM_COPIES}, got {program_copies!r}")
         if spell_identifiers:
             if identifiers not in ("names", "spelled"):
                 raise ValueError(f"spell_identifiers=True contradicts identifiers={identifiers!r}")
@@ -50,6 +55,7 @@ class Tokenizer:
             raise ValueError(f"digits={digits!r} applies to character outputs only "
                              f"(mode {mode!r} takes {', '.join(mode_class.digit_orders)})")
         self.mode, self.identifiers, self.digits = mode, identifiers, digits
+        self.program_copies = int(program_copies)
         self._style = IDENTIFIER_STYLES.get(identifiers)()
         self._digit_order = DIGIT_ORDERS.get(digits)
         self._mode = mode_class(self._style, self._digit_order)
@@ -64,9 +70,13 @@ class Tokenizer:
             raise ValueError(f"unknown tokenizer setting(s) {unknown}; expected {list(SETTINGS_KEYS)}")
         return cls(**dict(settings))
 
-    def settings(self) -> dict[str, str]:
-        """Everything that determines the token stream, JSON-able: mode, identifiers, digits."""
-        return {"mode": self.mode, "identifiers": self.identifiers, "digits": self.digits}
+    def settings(self) -> dict[str, Any]:
+        """Everything that determines the token stream, JSON-able: mode, identifiers, digits, and
+        program_copies when it is not 1 (so settings, caches and vocabularies of one copy are as before)."""
+        settings: dict[str, Any] = {"mode": self.mode, "identifiers": self.identifiers, "digits": self.digits}
+        if self.program_copies != 1:
+            settings["program_copies"] = self.program_copies
+        return settings
 
     @property
     def config(self) -> dict[str, str]:
@@ -92,6 +102,8 @@ class Tokenizer:
         self._last_source = None
         tokens = self._mode.program_tokens(root, source)
         self._last_source = source
+        if self.program_copies == 2:
+            tokens = [*tokens, BOS, *tokens]
         return tokens
 
     def renaming(self, source: str | bytes) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Curriculum over difficulty levels, and the sampler that turns (step, curriculum state) into a batch.
 
 Strategies: "none" (every batch from the whole train split), "sequential" (one stage per level, easiest
-first; the same model keeps training when the stage advances) and "blend" (each batch comes from the current
-stage with probability 1 - blend_fraction, else from all stages). A stage advances after a fixed number of
+first; the same model keeps training when the stage advances), "blend" (each batch comes from the current
+stage with probability 1 - blend_fraction, else from all stages; Learning to Execute's "mixed") and
+"cumulative" (stage k holds the first k+1 levels, so easier levels keep being trained). A stage advances after a fixed number of
 steps, or when the validation exact match on the stage's levels reaches a threshold. The curriculum state is
 two integers (stage, step the stage began) saved in every checkpoint, so a resumed run samples the same
 batches as an uninterrupted one.
@@ -39,11 +40,21 @@ class Curriculum:
     def __init__(self, config: TrainConfig, levels_present: np.ndarray):
         self.strategy = config.curriculum
         levels = sorted(int(level) for level in np.unique(levels_present))
-        self.stages: list[tuple[int, ...]] = [tuple(levels)] if self.strategy == "none" else [(lv,) for lv in levels]
+        if self.strategy == "none":
+            self.stages: list[tuple[int, ...]] = [tuple(levels)]
+        elif self.strategy == "cumulative":
+            self.stages = [tuple(levels[: k + 1]) for k in range(len(levels))]
+        else:
+            self.stages = [(lv,) for lv in levels]
         self.advance_rule = config.curriculum_advance
         self.stage_steps = config.curriculum_stage_steps or math.ceil(config.steps / len(self.stages))
         self.em_threshold = config.curriculum_em_threshold
         self.blend_fraction = config.blend_fraction
+
+    def plan(self, total_steps: int, config: TrainConfig) -> None:
+        """A time-budgeted run now knows its length: stages split it evenly unless their steps were set."""
+        if not config.curriculum_stage_steps:
+            self.stage_steps = math.ceil(total_steps / len(self.stages))
 
     @property
     def num_stages(self) -> int:
@@ -102,7 +113,7 @@ class BatchSampler:
         if self.curriculum.strategy == "none":
             return self._all.batch(step)
         stream = self._stage_streams[state.stage]
-        if self.curriculum.strategy == "sequential":
+        if self.curriculum.strategy in ("sequential", "cumulative"):
             return stream.batch(local)
         uses_all = self._blend_uses_all(state.stage, local + 1)
         if uses_all[local]:

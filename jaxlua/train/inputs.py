@@ -41,7 +41,8 @@ def make_tokenizer(config: TokenizerConfig) -> Any:
     """The Tokenizer a run's tokenizer settings describe (training, evaluation and prediction all use this)."""
     from jaxlua.tokenize import Tokenizer  # pylint: disable=import-outside-toplevel
 
-    return Tokenizer(config.mode, identifiers=config.identifier_style, digits=config.digits)
+    return Tokenizer(config.mode, identifiers=config.identifier_style, digits=config.digits,
+                     program_copies=config.program_copies)
 
 
 def build_vocabulary(records: list[dict], tokenizer: Any, traces: bool = False) -> Any:

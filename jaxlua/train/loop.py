@@ -23,6 +23,7 @@ from flax import nnx
 from tqdm import tqdm
 
 from jaxlua.train.batching import Arrays, eval_batches
+from jaxlua.train.budget import TimeBudget, planned_config
 from jaxlua.train.checkpoint import Checkpoints, prepare_workdir
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import CurriculumState
@@ -73,6 +74,7 @@ class TrainResult:
     seconds: float
     best_val_loss: float
     data_scalars: dict[str, float] = dataclasses.field(default_factory=dict)  # the batch source's, at the end
+    end_step: int = 0  # the last step trained (the plan's end, or where the time budget ran out)
 
 
 def validation_subset(data: Arrays, max_examples: int, seed: int) -> Arrays:
@@ -152,19 +154,27 @@ def train(
     state = dp.replicate(state)
     checkpoints = Checkpoints(workdir, config.max_to_keep)
     curriculum = source.curriculum
-    cstate, best_val_loss = CurriculumState(), math.inf
+    cstate, best_val_loss, planned = CurriculumState(), math.inf, None
     restored = checkpoints.restore(state)
     if restored is not None:
         state, meta = restored
         cstate = CurriculumState(**meta["curriculum"])
         best_val_loss = float(meta["best_val_loss"])
-        logging.info("resuming from step %d of %d in %s", meta["step"], config.steps, workdir)
+        planned = meta.get("planned_steps")
+        logging.info("resuming from step %d of %d in %s", meta["step"], planned or config.steps, workdir)
     start = int(jax.device_get(state.step))
+    budget = TimeBudget.of(config, planned)
+    schedule_config = planned_config(config, planned) if planned else config
+    if planned:
+        curriculum.plan(planned, config)
 
     validator = Validator(val_arrays, config, graphs.eval_def, dp, source.edges)
     logging.info("loss window: %d positions per row (%s)", source.loss_window, source.window_reason)
-    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings,
-                                 loss_window=source.loss_window)
+    def compile_step(run_config: TrainConfig):
+        return make_train_step(graphs.train_def, make_optimizer(run_config), run_config, dp.shardings,
+                               loss_window=source.loss_window)
+
+    train_step = compile_step(schedule_config)
     rng = dp.replicate(jax.random.key(config.seed))
     writer = MetricWriter(workdir, resume_step=start)
     history: list[dict[str, float]] = []
@@ -173,7 +183,10 @@ def train(
     last_saved = checkpoints.latest_step()
 
     def meta(step: int) -> dict[str, Any]:
-        return {"step": step, "curriculum": cstate.to_dict(), "best_val_loss": best_val_loss}
+        values = {"step": step, "curriculum": cstate.to_dict(), "best_val_loss": best_val_loss}
+        if budget is not None and budget.planned_steps is not None:
+            values["planned_steps"] = budget.planned_steps
+        return values
 
     def flush(step: int) -> dict[str, float]:
         nonlocal pending, pending_tokens, window_start
@@ -203,20 +216,36 @@ def train(
         dynamic_ncols=True,
     )
     done = start
+    last = budget.last_step(config.steps) if budget is not None else config.steps
     _RUNNING.set()
     try:
         for step in range(start, config.steps):
             if _STOP.is_set():
                 raise KeyboardInterrupt
+            if done >= last:
+                break
             host_batch = source.batch(step, cstate)
             state, metrics = train_step(state, dp.shard_batch(host_batch), rng)
             pending.append(metrics)
             pending_tokens += int(host_batch["lengths"].sum())
             done = step + 1
             bar.update(1)
+            if budget is not None:
+                elapsed = time.perf_counter() - begin
+                plan = budget.observe(done, elapsed)
+                if plan is not None:
+                    logging.info("time budget %.0f s: %.1f s spent at step %d; the schedule now ends at step %d",
+                                 budget.seconds, elapsed, done, plan)
+                    train_step = compile_step(planned_config(config, plan))
+                    curriculum.plan(plan, config)
+                    bar.total = plan
+                if budget.spent(elapsed):
+                    logging.info("time budget %.0f s spent at step %d", budget.seconds, done)
+                    budget.planned_steps = done
+                last = budget.last_step(config.steps)
             new_cstate = curriculum.on_step(cstate, done)
-            eval_due = done % config.eval_interval == 0 or done == config.steps
-            save_due = done % config.checkpoint_interval == 0 or done == config.steps
+            eval_due = done % config.eval_interval == 0 or done == last
+            save_due = done % config.checkpoint_interval == 0 or done == last
             if done % config.log_interval == 0 or eval_due or save_due:
                 scalars = flush(done)
                 writer.write(done, scalars)
@@ -231,6 +260,7 @@ def train(
                     )
                 state = state.replace(plateau=dp.replicate(plateau_update(config, state.plateau, val["val_loss"])))
                 val["lr_scale"] = float(jax.device_get(state.plateau.scale))
+                val["elapsed_s"] = time.perf_counter() - begin  # wall clock since this process's first step
                 new_cstate = curriculum.on_eval(new_cstate, done, _em_by_level(val))
                 writer.write(done, val)
                 history.append({"step": done, **val})
@@ -276,4 +306,5 @@ def train(
         seconds=time.perf_counter() - begin,
         best_val_loss=best_val_loss,
         data_scalars=data_scalars,
+        end_step=done,
     )

@@ -77,6 +77,19 @@ def test_sequential_curriculum_draws_one_stage_and_advances(data):
     assert _levels_seen(sampler, state, range(10, 20)) == {2}
 
 
+def test_cumulative_curriculum_keeps_the_easier_levels(data):
+    config = TrainConfig(curriculum="cumulative", steps=60, batch_size=8, max_len=24)
+    curriculum = Curriculum(config, data.level)
+    assert curriculum.stages == [(1,), (1, 2), (1, 2, 3)] and curriculum.stage_steps == 20
+    sampler = BatchSampler(data, config, curriculum)
+    state = CurriculumState()
+    assert _levels_seen(sampler, state, range(20)) == {1}
+    state = curriculum.on_step(state, 20)
+    assert _levels_seen(sampler, state, range(20, 60)) == {1, 2}
+    state = curriculum.on_step(curriculum.on_step(state, 40), 40)
+    assert state.stage == 2 and _levels_seen(sampler, state, range(40, 80)) == {1, 2, 3}
+
+
 def test_exact_match_advance_rule(data):
     config = TrainConfig(curriculum="sequential", curriculum_advance="exact_match", curriculum_em_threshold=0.8)
     curriculum = Curriculum(config, data.level)
