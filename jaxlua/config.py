@@ -69,7 +69,9 @@ SCHEDULES.register("plateau", None, "Constant lr, multiplied by plateau_factor w
 CURRICULA = Registry("curriculum")
 CURRICULA.register("none", None, "Batches from every level.")
 CURRICULA.register("sequential", None, "One level after another.")
-CURRICULA.register("blend", None, "The current level, plus a share of batches from all levels.")
+CURRICULA.register("blend", None, "The current level, plus a share of batches from all levels (Learning to "
+                                   "Execute's mixed).")
+CURRICULA.register("cumulative", None, "Stage k trains on the first k+1 levels together.")
 
 CURRICULUM_ADVANCE = Registry("curriculum_advance")
 CURRICULUM_ADVANCE.register("steps", None, "Advance a stage after a step count.")
@@ -111,6 +113,9 @@ class ModelConfig(_Config):
                                 "as Griffin).", low=0)
     mlp_ratio: int = _field(0, "Gated MLP (GeGLU) after each block's cell, inner width = ratio * hidden_dim "
                                "(0 = off).", low=0)
+    program_encoder: bool = _field(False, "Add a backward cell to each block that reads the program right to left "
+                                          "(a bidirectional program encoder; the output is still written left to "
+                                          "right).")
     num_heads: int = _field(4, "Attention heads.", low=0, low_open=True)
     dropout: float = _field(0.0, "Dropout rate (off by default: the small models underfit; README, \"Does it "
                                  "learn?\").", low=0.0, high=1.0, high_open=True)
@@ -121,6 +126,8 @@ class ModelConfig(_Config):
     def _check_together(self) -> None:
         if self.moe_top_k > self.num_experts:
             raise ValueError(f"moe_top_k ({self.moe_top_k}) cannot exceed num_experts ({self.num_experts})")
+        if self.program_encoder and self.cell in MODELS:
+            raise ValueError(f"program_encoder needs a recurrent cell ({', '.join(CELLS.names())}); got {self.cell!r}")
         if self.conv_width == 1:
             raise ValueError("conv_width must be 0 (off) or at least 2")
         if (self.attention or self.cell in MODELS) and self.hidden_dim % self.num_heads:
@@ -154,6 +161,8 @@ class TokenizerConfig(_Config):
     identifiers: str | None = _field(None, "How identifiers are tokenized in semantic mode (unset: canonical there; "
                                            "the other modes always keep names).", choices=IDENTIFIER_STYLES)
     digits: str = _field("msd", "Digit order of number literals.", choices=DIGIT_ORDERS)
+    program_copies: int = _field(1, "Times the program is written before the output: 2 reads it twice, "
+                                    "`program <BOS> program` (Learning to Execute's input doubling).", low=1, high=2)
 
     def _check_together(self) -> None:
         if self.mode != "semantic" and self.identifiers not in (None, "names"):
@@ -214,7 +223,11 @@ class TrainConfig(_Config):
                           choices=TARGETS)
     # Optimizer and loss.
     batch_size: int = _field(32, "Programs per batch (divisible by the device count).", low=0, low_open=True)
-    steps: int = _field(1200, "Training steps (may grow on resume).", low=0, low_open=True)
+    steps: int = _field(1200, "Training steps (may grow on resume); with time_budget_s, the most steps.", low=0,
+                        low_open=True)
+    time_budget_s: float = _field(0.0, "Train for this many wall-clock seconds (0 = off; compilation and validation "
+                                       "included): the step rate measured over the first steps plans the run's "
+                                       "length, and the learning-rate schedule ends with the budget.", low=0.0)
     lr: float = _field(3e-3, "Peak learning rate.", low=0.0, low_open=True)
     weight_decay: float = _field(1e-3, "AdamW weight decay.", low=0.0)
     b1: float = _field(0.9, "Adam beta1.", low=0.0, high=1.0)
@@ -269,6 +282,9 @@ class TrainConfig(_Config):
         if self.warmup_steps is not None and self.warmup_steps and self.warmup_steps >= self.steps:
             raise ValueError(f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})")
         self.stream_levels  # parses and checks `levels`
+        if self.include_program_loss and self.model.program_encoder:
+            raise ValueError("include_program_loss and program_encoder exclude each other: the backward cell reads "
+                             "the program tokens the loss would ask it to predict")
         if self.stream and self.data_dir:
             raise ValueError("stream and data_dir exclude each other: the stream generates its own programs")
         if self.stream and self.targets != "output":
