@@ -8,6 +8,14 @@ embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the se
 cache holding each layer's last state (plus keys and values when attention is on) and the logits of each
 row's last token only (the head runs on one position per row, not T); `decode_step` then costs O(1) per
 token for every recurrent cell.
+
+With `program_encoder` each block also has a backward cell of the same kind (width `in_dim`) that reads the
+program (the positions before the first SEP) right to left; its output, zero outside the program, is added to the
+forward cell's input, so the forward state at SEP has read the program both ways. (Added to the block's output
+instead, the last block's backward cell would reach only the program positions' logits, which the output loss
+never reads: no gradient, and a one-block model would gain nothing.) The output is still written left to right:
+output tokens never reach the backward cell, so `prefill` on the prompt (BOS program SEP) includes it and
+`decode_step` needs no backward state.
 """
 from __future__ import annotations
 
@@ -25,6 +33,16 @@ from jaxlua.models.dropout import Dropout
 from jaxlua.models.moe import MoE
 
 DecodeState = dict[str, Any]  # {"layers": tuple of per-layer dicts, "pos": int32[B] (next position)}
+
+# The id of SEP (`<PROGRAM END>`), which ends the program: a copy of jaxlua.tokenize.Vocabulary's `sep_id`, since
+# the model side imports no tokenizer (no tree-sitter); tests/models/test_program_encoder.py checks they agree.
+SEP_ID = 2
+
+
+def program_mask(tokens: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """`tokens int32[B,T]` -> bool[B,T]: the positions before each row's first SEP (and inside `mask`)."""
+    program = jnp.cumsum(tokens == SEP_ID, axis=1) == 0
+    return program if mask is None else program & mask
 
 
 def last_positions(x: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -48,6 +66,9 @@ class Block(nnx.Module):
         self.norm = nnx.LayerNorm(in_dim, dtype=dtype, rngs=rngs)
         self.conv = CausalConv(in_dim, config.conv_width, dtype=dtype, rngs=rngs) if config.conv_width else None
         self.cell = CELLS.get(config.cell)(in_dim, hidden, dtype=dtype, scan_method=config.scan_method, rngs=rngs)
+        self.backward_cell = (CELLS.get(config.cell)(in_dim, in_dim, dtype=dtype, scan_method=config.scan_method,
+                                                     rngs=rngs)
+                              if config.program_encoder else None)
         self.moe_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.num_experts else None
         self.moe = (MoE(hidden, config.num_experts, config.moe_top_k, dtype=dtype, rngs=rngs)
                     if config.num_experts else None)
@@ -62,16 +83,32 @@ class Block(nnx.Module):
         y = self.dropout(y)
         return x + y if residual else y
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None, lengths: jax.Array | None = None):
+    def _read_backward(self, u: jax.Array, program: jax.Array) -> jax.Array:
+        """The backward cell over the program positions, right to left: `u [B,T,in]` -> [B,T,in], zero outside.
+
+        Inputs outside the program are zeroed and the time axis flipped; the cell carries its state unchanged
+        where the flipped program mask is False, so it starts from zero at each row's last program token.
+        """
+        inside = program[:, :, None]
+        y, _ = self.backward_cell(jnp.flip(jnp.where(inside, u, 0), axis=1), mask=jnp.flip(program, axis=1))
+        return jnp.where(inside, jnp.flip(y, axis=1), 0)
+
+    def __call__(self, x: jax.Array, mask: jax.Array | None = None, lengths: jax.Array | None = None,
+                 program: jax.Array | None = None):
         """`x [B,T,in]` -> (x [B,T,H], aux loss, layer cache or None).
 
         With `lengths` (prefill) the layer cache for decoding is returned: the last cell state, the keys and
-        values when attention is on, and the convolution's last inputs of each row when it is on.
+        values when attention is on, and the convolution's last inputs of each row when it is on. `program`
+        (bool[B,T], from `program_mask`) is needed when the block has a backward cell.
         """
         u = self.norm(x)
         conv_in = u
         if self.conv is not None:
             u = self.conv(u)
+        if self.backward_cell is not None:
+            if program is None:
+                raise ValueError("a block with a backward cell (program_encoder) needs the program mask")
+            u = u + self._read_backward(u, program)
         y, state = self.cell(u, mask=mask)
         x = self._add(x, y, self.residual)
         aux = jnp.zeros((), jnp.float32)
@@ -140,9 +177,10 @@ class LanguageModel(nnx.Module):
         """
         check_tokens(tokens, 2)
         x = self.dropout(self.embed(tokens))
+        program = program_mask(tokens, mask) if self.config.program_encoder else None
         aux = jnp.zeros((), jnp.float32)
         for block in self.blocks:
-            x, block_aux, _ = block(x, mask)
+            x, block_aux, _ = block(x, mask, program=program)
             aux = aux + block_aux
         return x, aux
 
@@ -163,9 +201,10 @@ class LanguageModel(nnx.Module):
         chex.assert_shape(lengths, tokens.shape[:1])
         mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
         x = self.dropout(self.embed(tokens))
+        program = program_mask(tokens, mask) if self.config.program_encoder else None
         layers = []
         for block in self.blocks:
-            x, _, layer = block(x, mask, lengths)
+            x, _, layer = block(x, mask, lengths, program=program)
             if "kv" in layer:
                 layer["kv"] = fill_cache(layer["kv"], self.config.max_len)
             layers.append(layer)
