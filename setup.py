@@ -27,7 +27,10 @@ setup(
     ],
     extras_require={
         # pytest-xdist: the suite is compile-bound and single-threaded per test; two workers halve it on 2 cores.
-        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5"],
+        # nbclient, nbformat, ipykernel, pandas, matplotlib: tests/test_notebooks.py executes the analysis notebook
+        # end to end on a small fixture, so the suite needs a kernel and the notebook's own imports.
+        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5",
+                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "pandas>=2.2", "matplotlib>=3.8"],
         "notebooks": ["jupyter", "matplotlib", "pandas"],
         "bench": ["torch", "mingru-pytorch"],
         "gpu": ["jax[cuda12]"],
