@@ -91,7 +91,7 @@ def main(argv: list[str]) -> None:
     summary = metrics["train"]
     resumed = f", resumed at step {summary['resumed_from_step']}" if summary["resumed_from_step"] else ""
     print(
-        f"trained {config.model.cell} to step {config.steps}{resumed} in {summary['seconds']:.0f} s; "
+        f"trained {config.model.cell} to step {summary['steps']}{resumed} in {summary['seconds']:.0f} s; "
         f"total {seconds:.0f} s; workdir {workdir}"
     )
     if FLAGS.eval:

@@ -1,0 +1,293 @@
+r"""The accuracy study: every idea of the recipe trained for the same wall-clock minutes, scored on the same
+fixed, seeded held-out programs per level.
+
+    python -m experiments.study [--out runs/study] [--budget_s 150] [--levels 1,2,3,4,5,6,7] \
+        [--heldout_per_level 150] [--only name,name] [--results results/accuracy_study_cpu.json]
+
+Two groups of runs, each a named change from one base recipe (`VARIANTS`):
+- "stream": fresh programs from the generator at every step (levels `--levels`), blocks, reading the program
+  twice or with a backward encoder, digit order, the five cells, and the TEX reference (a character-level
+  transformer with TEX's depth, heads, learning rate and batch, its width scaled to the budget);
+- "fixed": one fixed dataset of the same levels with execution traces (`--fixed_programs`), where curricula
+  (none, sequential, blend = Learning to Execute's mixed, cumulative) and trace targets apply.
+
+Every run trains for `--budget_s` seconds of wall clock (compilation, validation and, for the stream, the
+program generation beside it included; `TrainConfig.time_budget_s` plans its schedule from the measured step
+rate), then its best checkpoint (by validation loss) is evaluated on the study's test set: the stream's test
+programs of the base recipe (`heldout_per_level` per level, seeded, never trained on), written once to
+OUT/heldout. Choices are made on validation (the curves); the test set only reports. A program that does not fit
+a run's `max_len` counts as wrong. OUT/study.json and `--results` hold every run (the environment, the changes,
+steps, seconds, the validation curve against wall-clock seconds, test exact match per level and per construct);
+OUT/study.md is the table README shows. A run whose metrics exist is not trained again, so an interrupted study
+continues; `--results` is not overwritten without `--overwrite`.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import pathlib
+import shutil
+import sys
+from typing import Any
+
+from absl import flags
+
+from experiments import bench_common
+from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.workdir import check_writable_dir
+from jaxlua.config import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One run of the study: a named change from its group's base recipe, and what it tests."""
+
+    name: str
+    group: str
+    idea: str
+    changes: dict[str, Any]
+
+
+BLOCK = {"mlp_ratio": 2, "conv_width": 4}  # the Griffin-style block the later variants build on
+VARIANTS: tuple[Variant, ...] = (
+    Variant("mingru", "stream", "today's default block: MinGRU cell, no MLP", {}),
+    Variant("mingru_block", "stream", "+ gated MLP (ratio 2) and causal conv (width 4), as Griffin", BLOCK),
+    Variant("hybrid_attention", "stream", "block + self-attention in every block (recurrence + attention)",
+            {**BLOCK, "attention": True}),
+    Variant("read_twice", "stream", "block + the program written twice (Learning to Execute)",
+            {**BLOCK, "program_copies": 2, "max_len": 1024}),
+    Variant("lsd_digits", "stream", "block + numbers written least significant digit first",
+            {**BLOCK, "digits": "lsd"}),
+    Variant("program_encoder", "stream", "block + a backward cell reading the program right to left",
+            {**BLOCK, "program_encoder": True}),
+    Variant("minlstm", "stream", "block with the MinLSTM cell", {**BLOCK, "cell": "minlstm"}),
+    Variant("gru", "stream", "block with the GRU cell", {**BLOCK, "cell": "gru"}),
+    Variant("lstm", "stream", "block with the LSTM cell", {**BLOCK, "cell": "lstm"}),
+    Variant("rnn", "stream", "block with the Elman RNN cell", {**BLOCK, "cell": "rnn"}),
+    Variant("tex_transformer", "stream", "TEX's recipe: character tokens, 6-layer transformer with 6 heads, "
+            "lr 1e-3, batch 64, loss on every token; width 96 to fit the budget",
+            {"cell": "transformer", "tokenizer_mode": "chars", "hidden_dim": 96, "num_heads": 6, "num_layers": 6,
+             "lr": 1e-3, "batch_size": 64, "include_program_loss": True, "max_len": 2048}),
+    Variant("fixed", "fixed", "the block on a fixed dataset, no curriculum", BLOCK),
+    Variant("fixed_sequential", "fixed", "curriculum: one level after another", {**BLOCK, "curriculum": "sequential"}),
+    Variant("fixed_blend", "fixed", "curriculum: the current level plus 20% from all (Learning to Execute's "
+            "mixed)", {**BLOCK, "curriculum": "blend"}),
+    Variant("fixed_cumulative", "fixed", "curriculum: levels added one by one, earlier ones kept",
+            {**BLOCK, "curriculum": "cumulative"}),
+    Variant("fixed_trace", "fixed", "targets: the execution trace, then the output (scored on the output)",
+            {**BLOCK, "targets": "trace_output"}),
+)
+GROUPS = ("stream", "fixed")
+
+flags.DEFINE_string("out", "runs/study", "Study folder: the held-out set, the fixed dataset and one workdir per run.")
+flags.DEFINE_float("budget_s", 150.0, "Wall-clock seconds of training per run.")
+flags.DEFINE_string("levels", "1,2,3,4,5,6,7", "Generator levels trained and tested.")
+flags.DEFINE_integer("heldout_per_level", 150, "Programs per level in the validation and the test set.")
+flags.DEFINE_integer("fixed_programs", 20_000, "Programs in the fixed group's dataset (before the held-out "
+                     "programs are taken out of its training split).")
+flags.DEFINE_list("only", [], f"Run only these variants (default: all): {', '.join(v.name for v in VARIANTS)}.")
+flags.DEFINE_integer("seed", 0, "Seed of the data, the held-out sets and every run.")
+flags.DEFINE_string("results", "results/accuracy_study_cpu.json", "Where the study's JSON is copied at the end.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --results file.")
+flags.DEFINE_bool("progress", True, "Show progress bars.")
+FLAGS = flags.FLAGS
+
+_CAP_STEPS = 1_000_000  # the time budget, not this, ends a run
+
+
+def base_config(group: str, levels: str, heldout_per_level: int, budget_s: float, seed: int,
+                data_dir: str | None = None) -> TrainConfig:
+    """The recipe every variant of `group` changes: today's defaults, trained for `budget_s` seconds."""
+    common = dict(steps=_CAP_STEPS, time_budget_s=budget_s, seed=seed, eval_interval=100,
+                  checkpoint_interval=100_000, log_interval=50)
+    if group == "stream":
+        return TrainConfig(stream=True, levels=levels, heldout_per_level=heldout_per_level, **common)
+    return TrainConfig(data_dir=data_dir, **common)
+
+
+def variant_config(variant: Variant, base: TrainConfig) -> TrainConfig:
+    """`base` with the variant's changes (FlagError naming the variant when they do not fit)."""
+    try:
+        return base.replace(**variant.changes)
+    except (TypeError, ValueError) as exc:
+        raise FlagError(f"study variant {variant.name}: {exc}") from None
+
+
+def selected_variants(only: list[str]) -> list[Variant]:
+    """The variants `--only` names (all when empty), in study order."""
+    names = {v.name for v in VARIANTS}
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise FlagError(f"--only: unknown variant(s) {', '.join(unknown)}; choose from {', '.join(sorted(names))}")
+    return [v for v in VARIANTS if not only or v.name in only]
+
+
+def write_heldout(out: pathlib.Path, config: TrainConfig, progress: bool) -> pathlib.Path:
+    """OUT/heldout: the base stream's validation and test programs as a dataset folder (train split empty)."""
+    from jaxlua.data.writer import record_line  # pylint: disable=import-outside-toplevel
+    from jaxlua.train.stream_inputs import open_stream_for  # pylint: disable=import-outside-toplevel
+
+    target = out / "heldout"
+    if (target / "test.jsonl").is_file():
+        return target
+    with open_stream_for(config, progress=progress) as stream:
+        splits = {"train": [], "val": stream.val_records, "test": stream.test_records}
+    tmp = out / ".heldout.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for split, records in splits.items():
+        (tmp / f"{split}.jsonl").write_text("".join(record_line(r) for r in records), encoding="utf-8")
+    tmp.rename(target)
+    return target
+
+
+def write_fixed_dataset(out: pathlib.Path, heldout: pathlib.Path, levels: tuple[int, ...], num_programs: int,
+                        seed: int, progress: bool) -> pathlib.Path:
+    """OUT/fixed_data: a traced dataset of `levels` whose training split holds no held-out program."""
+    # pylint: disable=import-outside-toplevel
+    from jaxlua.data import load_split
+    from jaxlua.data.build import build_dataset
+    from jaxlua.data.writer import record_line
+
+    target = out / "fixed_data"
+    if (target / "meta.json").is_file():
+        return target
+    raw = out / ".fixed_data.build"
+    shutil.rmtree(raw, ignore_errors=True)
+    build_dataset(raw, num_programs, levels, seed + 1, progress=progress, trace=True)
+    held = {r["source"] for split in ("val", "test") for r in load_split(heldout, split)}
+    built = load_split(raw, "train")
+    train = [r for r in built if r["source"] not in held]
+    (raw / "train.jsonl").write_text("".join(record_line(r) for r in train), encoding="utf-8")
+    meta = json.loads((raw / "meta.json").read_text(encoding="utf-8"))
+    meta["heldout_removed_from_train"] = len(built) - len(train)
+    (raw / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    raw.rename(target)
+    return target
+
+
+def curve(workdir: pathlib.Path) -> list[dict[str, float]]:
+    """The validation points of a run: step, wall-clock seconds, validation loss and exact match."""
+    points = []
+    with (workdir / "metrics.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("val_exact_match"):
+                points.append({"step": int(row["step"]), "seconds": round(float(row["elapsed_s"]), 1),
+                               "val_loss": float(row["val_loss"]), "val_exact_match": float(row["val_exact_match"])})
+    return points
+
+
+def score(metrics: dict[str, Any], heldout_counts: dict[str, int]) -> dict[str, Any]:
+    """Test exact match per level over every held-out program (one that was not scored counts as wrong)."""
+    by_level, scored = {}, {}
+    for level, total in heldout_counts.items():
+        entry = metrics.get("per_level", {}).get(level, {})
+        n = int(entry.get("num_programs", 0))
+        by_level[level] = (entry.get("exact_match", 0.0) * n) / total if total else 0.0
+        scored[level] = n
+    total = sum(heldout_counts.values())
+    return {"n": total, "exact_match": sum(by_level[lv] * heldout_counts[lv] for lv in by_level) / total,
+            "by_level": by_level, "n_by_level": heldout_counts, "scored_by_level": scored,
+            "by_construct": {k: v["exact_match"] for k, v in metrics.get("per_construct", {}).items()}}
+
+
+def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldout: pathlib.Path,
+                heldout_counts: dict[str, int], progress: bool) -> dict[str, Any]:
+    """Train (or reuse) one variant and evaluate it on the study's test set; its row of the study."""
+    # pylint: disable=import-outside-toplevel
+    import jax
+    from flax import nnx
+
+    from experiments.evaluate import EvaluateArgs, evaluate
+    from jaxlua.cli.experiment import EvalOptions, load_run, run_experiment
+    from jaxlua.cli.workdir import WorkdirLock
+
+    workdir = out / variant.name
+    summary_path = workdir / "study_run.json"
+    if summary_path.is_file():
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+    if workdir.exists():  # a run cut short: its budget cannot be resumed fairly, so it starts again
+        shutil.rmtree(workdir)
+    trained = run_experiment(config, workdir, EvalOptions(enabled=False), progress=progress)["train"]
+    with WorkdirLock(workdir, "evaluate"):
+        metrics = evaluate(EvaluateArgs(workdir=workdir, split="test", data_dir=heldout, num_samples=0,
+                                        latency_programs=0, batch_size=64))
+    model = load_run(workdir)[0]
+    row = {"name": variant.name, "group": variant.group, "idea": variant.idea, "changes": variant.changes,
+           "config": config.to_dict(), "workdir": variant.name, "steps": trained["steps"],
+           "train_seconds": trained["seconds"], "best_val_loss": trained["best_val_loss"],
+           "params": int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))),
+           "curve": curve(workdir), "test": score(metrics, heldout_counts),
+           "eval_seconds": round(metrics.get("eval_seconds", 0.0), 1),
+           "predictions": str(pathlib.Path(variant.name) / pathlib.Path(metrics["predictions_file"]).name)}
+    summary_path.write_text(json.dumps(row, indent=2), encoding="utf-8")
+    return row
+
+
+def table(rows: list[dict[str, Any]], levels: list[str]) -> str:
+    """Markdown: test exact match per level per run, with steps, seconds and parameters."""
+    head = ["run", "group", "params", "steps", "train s", "val EM (last)", "test EM"] + [f"L{lv}" for lv in levels]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        val = row["curve"][-1]["val_exact_match"] if row["curve"] else float("nan")
+        cells = [row["name"], row["group"], f"{row['params']:,}", str(row["steps"]), f"{row['train_seconds']:.0f}",
+                 f"{100 * val:.1f}%", f"{100 * row['test']['exact_match']:.1f}%"]
+        cells += [f"{100 * row['test']['by_level'][lv]:.1f}%" for lv in levels]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        fail(f"unexpected arguments {argv[1:]}")
+    try:
+        variants = selected_variants(FLAGS.only)
+        out = check_writable_dir(pathlib.Path(FLAGS.out).expanduser())
+        results = pathlib.Path(FLAGS.results).expanduser() if FLAGS.results else None
+        if results is not None and results.exists() and not FLAGS.overwrite:
+            raise FlagError(f"--results {results} exists; pass --overwrite to replace it or another path")
+        if FLAGS.budget_s <= 0 or FLAGS.heldout_per_level < 1 or FLAGS.fixed_programs < 1:
+            raise FlagError("--budget_s, --heldout_per_level and --fixed_programs must be positive")
+        stream_base = base_config("stream", FLAGS.levels, FLAGS.heldout_per_level, FLAGS.budget_s, FLAGS.seed)
+        levels = stream_base.stream_levels
+        configs = {v.name: variant_config(v, stream_base if v.group == "stream" else
+                                          base_config("fixed", FLAGS.levels, FLAGS.heldout_per_level,
+                                                      FLAGS.budget_s, FLAGS.seed, data_dir=str(out / "fixed_data")))
+                   for v in variants}
+    except (FlagError, ValueError) as exc:
+        fail(exc)
+    # pylint: disable=import-outside-toplevel
+    from absl import logging
+
+    from jaxlua.cli.experiment import interrupt_on_sigterm, quiet_orbax_info_logs
+    from jaxlua.data import load_split
+
+    quiet_orbax_info_logs()
+    interrupt_on_sigterm()
+    environment = bench_common.environment("shared; see load averages")
+    out.mkdir(parents=True, exist_ok=True)
+    heldout = write_heldout(out, stream_base, FLAGS.progress)
+    counts: dict[str, int] = {}
+    for record in load_split(heldout, "test"):
+        counts[str(record["level"])] = counts.get(str(record["level"]), 0) + 1
+    if any(v.group == "fixed" for v in variants):
+        write_fixed_dataset(out, heldout, levels, FLAGS.fixed_programs, FLAGS.seed, FLAGS.progress)
+    rows = []
+    for index, variant in enumerate(variants):
+        logging.info("[%d/%d] %s (%s): %s", index + 1, len(variants), variant.name, variant.group, variant.idea)
+        rows.append(run_variant(variant, configs[variant.name], out, heldout, counts, FLAGS.progress))
+        study = bench_common.finish_environment({
+            "environment": dict(environment), "budget_s": FLAGS.budget_s, "levels": list(levels),
+            "heldout_per_level": FLAGS.heldout_per_level, "seed": FLAGS.seed, "fixed_programs": FLAGS.fixed_programs,
+            "command": "python -m experiments.study " + " ".join(sys.argv[1:]), "runs": rows})
+        (out / "study.json").write_text(json.dumps(study, indent=2), encoding="utf-8")
+        (out / "study.md").write_text(table(rows, sorted(counts, key=int)), encoding="utf-8")
+    if results is not None:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "study.json", results)
+    print((out / "study.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    run(main)
