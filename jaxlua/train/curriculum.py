@@ -48,13 +48,17 @@ class Curriculum:
             self.stages = [(lv,) for lv in levels]
         self.advance_rule = config.curriculum_advance
         self.stage_steps = config.curriculum_stage_steps or math.ceil(config.steps / len(self.stages))
+        self._explicit_stage_steps = bool(config.curriculum_stage_steps)
         self.em_threshold = config.curriculum_em_threshold
         self.blend_fraction = config.blend_fraction
 
-    def plan(self, total_steps: int, config: TrainConfig) -> None:
-        """A time-budgeted run now knows its length: stages split it evenly unless their steps were set."""
-        if not config.curriculum_stage_steps:
-            self.stage_steps = math.ceil(total_steps / len(self.stages))
+    def on_share(self, state: CurriculumState, step: int, share: float) -> CurriculumState:
+        """Under a time budget (advancing by steps, none set per stage): stage k begins when the share k / stages
+        of the budget is spent, since the run's step count is not known in advance."""
+        if self.advance_rule != "steps" or self._explicit_stage_steps:
+            return state
+        target = min(self.num_stages - 1, int(share * self.num_stages))
+        return CurriculumState(target, step) if target > state.stage else state
 
     @property
     def num_stages(self) -> int:

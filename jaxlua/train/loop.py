@@ -17,13 +17,14 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from flax import nnx
 from tqdm import tqdm
 
 from jaxlua.train.batching import Arrays, eval_batches
-from jaxlua.train.budget import TimeBudget, planned_config
+from jaxlua.train.budget import SCALE_EVERY, TimeBudget
 from jaxlua.train.checkpoint import Checkpoints, prepare_workdir
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import CurriculumState
@@ -74,7 +75,7 @@ class TrainResult:
     seconds: float
     best_val_loss: float
     data_scalars: dict[str, float] = dataclasses.field(default_factory=dict)  # the batch source's, at the end
-    end_step: int = 0  # the last step trained (the plan's end, or where the time budget ran out)
+    end_step: int = 0  # the last step trained (`steps`, or where the time budget ran out)
 
 
 def validation_subset(data: Arrays, max_examples: int, seed: int) -> Arrays:
@@ -154,27 +155,22 @@ def train(
     state = dp.replicate(state)
     checkpoints = Checkpoints(workdir, config.max_to_keep)
     curriculum = source.curriculum
-    cstate, best_val_loss, planned = CurriculumState(), math.inf, None
+    cstate, best_val_loss, budget_spent = CurriculumState(), math.inf, 0.0
     restored = checkpoints.restore(state)
     if restored is not None:
         state, meta = restored
         cstate = CurriculumState(**meta["curriculum"])
         best_val_loss = float(meta["best_val_loss"])
-        planned = meta.get("planned_steps")
-        logging.info("resuming from step %d of %d in %s", meta["step"], planned or config.steps, workdir)
+        budget_spent = float(meta.get("budget_spent_s", 0.0))
+        logging.info("resuming from step %d of %d in %s", meta["step"], config.steps, workdir)
     start = int(jax.device_get(state.step))
-    budget = TimeBudget.of(config, planned)
-    schedule_config = planned_config(config, planned) if planned else config
-    if planned:
-        curriculum.plan(planned, config)
+    budget = TimeBudget.of(config, budget_spent)
+    clock_schedule = budget is not None and config.schedule == "cosine"  # else plateau sets the scale
 
     validator = Validator(val_arrays, config, graphs.eval_def, dp, source.edges)
     logging.info("loss window: %d positions per row (%s)", source.loss_window, source.window_reason)
-    def compile_step(run_config: TrainConfig):
-        return make_train_step(graphs.train_def, make_optimizer(run_config), run_config, dp.shardings,
-                               loss_window=source.loss_window)
-
-    train_step = compile_step(schedule_config)
+    train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings,
+                                 loss_window=source.loss_window)
     rng = dp.replicate(jax.random.key(config.seed))
     writer = MetricWriter(workdir, resume_step=start)
     history: list[dict[str, float]] = []
@@ -184,8 +180,8 @@ def train(
 
     def meta(step: int) -> dict[str, Any]:
         values = {"step": step, "curriculum": cstate.to_dict(), "best_val_loss": best_val_loss}
-        if budget is not None and budget.planned_steps is not None:
-            values["planned_steps"] = budget.planned_steps
+        if budget is not None:
+            values["budget_spent_s"] = budget.spent(time.perf_counter() - begin)
         return values
 
     def flush(step: int) -> dict[str, float]:
@@ -216,7 +212,7 @@ def train(
         dynamic_ncols=True,
     )
     done = start
-    last = budget.last_step(config.steps) if budget is not None else config.steps
+    last = start if budget is not None and start and budget.done(0.0) else config.steps  # a spent budget: done
     _RUNNING.set()
     try:
         for step in range(start, config.steps):
@@ -232,18 +228,16 @@ def train(
             bar.update(1)
             if budget is not None:
                 elapsed = time.perf_counter() - begin
-                plan = budget.observe(done, elapsed)
-                if plan is not None:
-                    logging.info("time budget %.0f s: %.1f s spent at step %d; the schedule now ends at step %d",
-                                 budget.seconds, elapsed, done, plan)
-                    train_step = compile_step(planned_config(config, plan))
-                    curriculum.plan(plan, config)
-                    bar.total = plan
-                if budget.spent(elapsed):
+                if budget.done(elapsed):
                     logging.info("time budget %.0f s spent at step %d", budget.seconds, done)
-                    budget.planned_steps = done
-                last = budget.last_step(config.steps)
+                    last = done
+                elif clock_schedule and done % SCALE_EVERY == 0:  # the learning rate follows the clock
+                    scale = jnp.asarray(budget.scale(elapsed), jnp.float32)
+                    state = state.replace(plateau=dp.replicate(state.plateau._replace(scale=scale)))
             new_cstate = curriculum.on_step(cstate, done)
+            if budget is not None:
+                new_cstate = curriculum.on_share(new_cstate, done, budget.spent(time.perf_counter() - begin)
+                                                 / budget.seconds)
             eval_due = done % config.eval_interval == 0 or done == last
             save_due = done % config.checkpoint_interval == 0 or done == last
             if done % config.log_interval == 0 or eval_due or save_due:
@@ -260,9 +254,9 @@ def train(
                     )
                 state = state.replace(plateau=dp.replicate(plateau_update(config, state.plateau, val["val_loss"])))
                 val["lr_scale"] = float(jax.device_get(state.plateau.scale))
-                val["elapsed_s"] = time.perf_counter() - begin  # wall clock since this process's first step
                 new_cstate = curriculum.on_eval(new_cstate, done, _em_by_level(val))
-                writer.write(done, val)
+                # The CSV also gets the wall clock since this process's first step (learning curves in time).
+                writer.write(done, {**val, "elapsed_s": time.perf_counter() - begin})
                 history.append({"step": done, **val})
                 logging.info(
                     "step %d: val_loss %.4f, val_exact_match %.3f", done, val["val_loss"], val["val_exact_match"]

@@ -17,9 +17,10 @@ from jaxlua.train.config import TrainConfig
 
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
-    """Base learning rate per step: warmup then cosine decay ("cosine"), or warmup then constant ("plateau")."""
+    """Base learning rate per step: warmup then cosine decay ("cosine"), or warmup then constant ("plateau", and
+    "cosine" under a time budget, whose cosine follows the clock: jaxlua.train.budget)."""
     warmup = config.warmup
-    if config.schedule == "cosine":
+    if config.schedule == "cosine" and config.time_budget_s <= 0:
         if warmup == 0:
             return optax.cosine_decay_schedule(config.lr, config.steps, alpha=config.min_lr_ratio)
         return optax.warmup_cosine_decay_schedule(

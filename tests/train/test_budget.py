@@ -1,38 +1,46 @@
-"""A wall-clock training budget: the plan from the measured rate, the stop, and resumption of the plan."""
+"""A wall-clock training budget: the learning rate follows the clock, the run stops when the budget is spent,
+a resumed run continues the budget, and a budgeted curriculum advances by the share of time spent."""
 from __future__ import annotations
 
-import json
+import math
 
+import numpy as np
 import pytest
 
-from jaxlua.train import budget as budget_module
-from jaxlua.train.budget import PROBE_END, PROBE_START, TimeBudget, planned_config
+from jaxlua.train.budget import TimeBudget
 from jaxlua.train.config import TrainConfig
+from jaxlua.train.curriculum import Curriculum, CurriculumState
 from jaxlua.train.loop import train
+from jaxlua.train.optimizer import learning_rate_schedule
 from tests.train.synthetic import VOCAB_SIZE, toy_dataset
 
 
-def test_no_budget_means_no_plan():
+def test_no_budget_means_none():
     assert TimeBudget.of(TrainConfig()) is None
 
 
-def test_the_rate_over_the_probe_plans_the_steps_that_fit():
-    budget = TimeBudget.of(TrainConfig(steps=10_000, time_budget_s=100.0))
-    assert budget.observe(PROBE_START, 10.0) is None  # 10 s: compilation
-    plan = budget.observe(PROBE_END, 10.0 + 0.1 * (PROBE_END - PROBE_START))  # 0.1 s per step
-    left = 100.0 - (10.0 + 0.1 * (PROBE_END - PROBE_START))
-    assert plan == PROBE_END + int(left * budget_module.MARGIN / 0.1)
-    assert budget.observe(PROBE_END + 1, 13.0) is None  # decided once
-    assert not budget.spent(99.9) and budget.spent(100.0)
+def test_the_scale_is_a_cosine_of_the_spent_share():
+    budget = TimeBudget.of(TrainConfig(time_budget_s=100.0, min_lr_ratio=0.1), spent_before=20.0)
+    assert budget.spent(30.0) == 50.0 and not budget.done(79.9) and budget.done(80.0)
+    assert budget.scale(-20.0) == pytest.approx(1.0)
+    assert budget.scale(30.0) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert budget.scale(80.0) == pytest.approx(0.1) and budget.scale(500.0) == pytest.approx(0.1)
 
 
-def test_the_plan_is_capped_by_steps_and_keeps_the_warmup():
-    budget = TimeBudget.of(TrainConfig(steps=300, time_budget_s=1e6))
-    budget.observe(PROBE_START, 1.0)
-    assert budget.observe(PROBE_END, 2.0) == 300
-    config = planned_config(TrainConfig(steps=300, time_budget_s=5.0), 150)
-    assert (config.steps, config.warmup, config.time_budget_s) == (150, 100, 0.0)
-    assert planned_config(TrainConfig(steps=300, time_budget_s=5.0), 60).warmup == 6
+def test_under_a_budget_the_step_schedule_is_warmup_then_constant():
+    schedule = learning_rate_schedule(TrainConfig(steps=1_000_000, time_budget_s=60.0, lr=1e-3, warmup_steps=10))
+    assert float(schedule(5)) == pytest.approx(5e-4) and float(schedule(500_000)) == pytest.approx(1e-3)
+
+
+def test_a_budgeted_curriculum_advances_with_the_share_spent():
+    levels = np.array([1, 2, 3] * 4)
+    curriculum = Curriculum(TrainConfig(curriculum="sequential", steps=1_000_000, time_budget_s=60.0), levels)
+    state = CurriculumState()
+    assert curriculum.on_share(state, 10, 0.3) == state
+    assert curriculum.on_share(state, 12, 0.34) == CurriculumState(1, 12)
+    assert curriculum.on_share(CurriculumState(1, 12), 30, 1.5) == CurriculumState(2, 30)
+    fixed = Curriculum(TrainConfig(curriculum="sequential", curriculum_stage_steps=5, time_budget_s=60.0), levels)
+    assert fixed.on_share(state, 12, 0.9) == state  # explicit stage steps rule
 
 
 def _config(**changes) -> TrainConfig:
@@ -42,21 +50,21 @@ def _config(**changes) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def test_a_budgeted_run_stops_in_time_and_resumes_to_its_plan(tmp_path, monkeypatch):
+def test_a_budgeted_run_stops_in_time_with_the_lr_decayed_and_is_then_done(tmp_path):
     data = toy_dataset(64, seed=0)
-    config = _config(time_budget_s=8.0)
+    config = _config(time_budget_s=6.0, min_lr_ratio=0.05)
     result = train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
-    assert PROBE_END <= result.end_step < config.steps
-    assert result.seconds < 8.0 + 30.0  # the last step, the final validation and the save
+    assert 1 <= result.end_step < config.steps
+    assert result.seconds < 6.0 + 30.0  # the last step, the final validation and the save
+    assert float(result.state.plateau.scale) < 0.2  # the cosine followed the clock down
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert rows[-1].split(",")[0] == str(result.end_step)
-    # Running it again finds the plan in the checkpoint: nothing more to train.
-    again = train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
+    again = train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)  # the budget is spent
     assert (again.start_step, again.end_step) == (result.end_step, result.end_step)
 
 
-def test_a_budget_spent_before_the_probe_still_ends_cleanly(tmp_path):
+def test_a_tiny_budget_still_ends_cleanly(tmp_path):
     data = toy_dataset(32, seed=1)
     result = train(_config(time_budget_s=1e-3), tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
-    assert result.end_step == 1
+    assert result.end_step == 1 and math.isfinite(result.best_val_loss)
     assert (tmp_path / "checkpoints").is_dir()
