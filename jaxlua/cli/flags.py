@@ -62,6 +62,11 @@ def config_from_flags(values: Any, preset: str | None = None) -> TrainConfig:
             raise FlagError(f"--spell_identifiers contradicts --identifiers={overrides['identifiers']}")
         overrides["identifiers"] = "spelled"
     base = PRESETS[preset]
+    if overrides.get("data_dir") and "stream" not in overrides and base.stream:
+        overrides["stream"] = False  # a dataset named on the command line replaces the preset's stream
+        for name in ("levels", "heldout_per_level"):
+            if name in overrides:
+                raise FlagError(f"--{name} applies to the stream, and --data_dir trains on a dataset instead")
     if "steps" in overrides and "warmup_steps" not in overrides and base.warmup_steps is not None:
         if base.warmup_steps >= overrides["steps"]:  # a short --steps keeps a tenth as warmup
             overrides["warmup_steps"] = overrides["steps"] // 10
