@@ -1,8 +1,8 @@
 r"""The accuracy study: every idea of the recipe trained for the same wall-clock minutes, scored on the same
 fixed, seeded held-out programs per level.
 
-    python -m experiments.study [--out runs/study] [--budget_s 150] [--levels 1,2,3,4,5,6,7] \
-        [--heldout_per_level 150] [--only name,name] [--results results/accuracy_study_cpu.json]
+    python -m experiments.study [--out runs/study] [--budget_s 180] [--levels 1,2,3,4,5,6,7] \
+        [--heldout_per_level 100] [--only name,name] [--results results/accuracy_study_cpu.json]
 
 Two groups of runs, each a named change from one base recipe (`VARIANTS`):
 - "stream": fresh programs from the generator at every step (levels `--levels`), blocks, reading the program
@@ -85,17 +85,23 @@ VARIANTS: tuple[Variant, ...] = (
 )
 GROUPS = ("stream", "fixed")
 
-flags.DEFINE_string("out", "runs/study", "Study folder: the held-out set, the fixed dataset and one workdir per run.")
-flags.DEFINE_float("budget_s", 150.0, "Wall-clock seconds of training per run.")
-flags.DEFINE_string("levels", "1,2,3,4,5,6,7", "Generator levels trained and tested.")
-flags.DEFINE_integer("heldout_per_level", 150, "Programs per level in the validation and the test set.")
-flags.DEFINE_integer("fixed_programs", 20_000, "Programs in the fixed group's dataset (before the held-out "
-                     "programs are taken out of its training split).")
-flags.DEFINE_list("only", [], f"Run only these variants (default: all): {', '.join(v.name for v in VARIANTS)}.")
-flags.DEFINE_integer("seed", 0, "Seed of the data, the held-out sets and every run.")
-flags.DEFINE_string("results", "results/accuracy_study_cpu.json", "Where the study's JSON is copied at the end.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --results file.")
-flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+def define_flags() -> None:
+    """Declare the flags (only when run as a script, so the study imports beside experiments.train)."""
+    flags.DEFINE_string("out", "runs/study", "Study folder: the held-out set, the fixed dataset and one workdir per "
+                        "run.")
+    flags.DEFINE_float("budget_s", 180.0, "Wall-clock seconds of training per run.")
+    flags.DEFINE_string("levels", "1,2,3,4,5,6,7", "Generator levels trained and tested.")
+    flags.DEFINE_integer("heldout_per_level", 100, "Programs per level in the validation and the test set.")
+    flags.DEFINE_integer("fixed_programs", 20_000, "Programs in the fixed group's dataset (before the held-out "
+                         "programs are taken out of its training split).")
+    flags.DEFINE_list("only", [], f"Run only these variants (default: all): {', '.join(v.name for v in VARIANTS)}.")
+    flags.DEFINE_integer("seed", 0, "Seed of the data, the held-out sets and every run.")
+    flags.DEFINE_string("results", "results/accuracy_study_cpu.json", "Where the study's JSON is copied at the end.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --results file.")
+    flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+
 FLAGS = flags.FLAGS
 
 _CAP_STEPS = 1_000_000  # the time budget, not this, ends a run
@@ -331,4 +337,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     run(main)
