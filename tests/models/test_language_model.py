@@ -107,13 +107,15 @@ def test_long_sequences_stay_finite_full_grid(cell, experts, attention, dtype):
     long_case(cell, experts, attention, dtype)
 
 
-def assert_decode_matches_forward(model) -> None:
-    """prefill + greedy decode_step on rows of lengths 5, 2, 7 == the full forward on the extended rows."""
+def assert_decode_matches_forward(model, tokens=None, lengths=(5, 2, 7)) -> None:
+    """prefill + 4 greedy decode_steps on 3 prompts `tokens [3, 8]` (default: random tokens) of `lengths` == the
+    full forward on the extended rows."""
     model.eval()
     graphdef, params = nnx.split(model)
-    lengths = jnp.array([5, 2, 7])
-    # pads past each row's length are random tokens: they must not leak into the state
-    tokens = jnp.asarray(np.random.default_rng(4).integers(1, VOCAB, (3, 8)), jnp.int32)
+    lengths = jnp.asarray(lengths)
+    if tokens is None:  # pads past each row's length are random tokens: they must not leak into the state
+        tokens = np.random.default_rng(4).integers(1, VOCAB, (3, 8))
+    tokens = jnp.asarray(tokens, jnp.int32)
 
     prefill = jax.jit(lambda p, t, n: nnx.merge(graphdef, p).prefill(t, n))
     decode = jax.jit(lambda p, s, t: nnx.merge(graphdef, p).decode_step(s, t))

@@ -9,6 +9,7 @@ from flax import nnx
 
 from jaxlua.models import ModelConfig, build
 from jaxlua.models.language_model import SEP_ID, program_mask
+from tests.models.test_language_model import assert_decode_matches_forward
 
 VOCAB = 13
 BOS, SEP = 1, SEP_ID
@@ -73,27 +74,12 @@ def test_outputs_stay_causal_and_the_program_is_read_backwards(cell):
 def test_prefill_and_decode_match_the_full_forward(cell, extras):
     """Prompts `BOS program SEP` of lengths 5, 3, 7 (random tokens past them), then 4 greedy tokens."""
     model = build(ModelConfig(cell=cell, **TINY, **extras), nnx.Rngs(3))
-    model.eval()
     rng = np.random.default_rng(4)
-    lengths = jnp.array([5, 3, 7])
+    lengths = (5, 3, 7)
     tokens = rng.integers(1, VOCAB, (3, 8))  # pads past each row's length may hold SEP: they must not leak
-    for row, length in enumerate(np.asarray(lengths)):
+    for row, length in enumerate(lengths):
         tokens[row, :length] = [BOS, *rng.integers(5, VOCAB, length - 2), SEP]
-    extended = jnp.zeros((3, 16), jnp.int32).at[:, :8].set(jnp.asarray(tokens, jnp.int32))
-    graphdef, params = nnx.split(model)
-    prefill = jax.jit(lambda p, t, n: nnx.merge(graphdef, p).prefill(t, n))
-    decode = jax.jit(lambda p, s, t: nnx.merge(graphdef, p).decode_step(s, t))
-    rows = jnp.arange(3)
-    state, logits = prefill(params, extended, lengths)
-    step_logits = [logits]
-    for i in range(4):
-        token = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-        extended = extended.at[rows, lengths + i].set(token)
-        logits, state = decode(params, state, token)
-        step_logits.append(logits)
-    full = forward(model, extended, jnp.arange(16)[None] < (lengths + 4)[:, None])
-    for i, got in enumerate(step_logits):
-        np.testing.assert_allclose(got, full[rows, lengths - 1 + i], atol=1e-4, rtol=1e-4)
+    assert_decode_matches_forward(model, tokens, lengths)
 
 
 def test_a_train_step_trains_the_backward_cell():
