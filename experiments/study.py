@@ -242,11 +242,8 @@ def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldou
                 heldout_counts: dict[str, int], progress: bool) -> dict[str, Any]:
     """Train (or reuse) one variant and evaluate it on the study's test set; its row of the study."""
     # pylint: disable=import-outside-toplevel
-    import jax
-    from flax import nnx
-
     from experiments.evaluate import EvaluateArgs, evaluate
-    from jaxlua.cli.experiment import EvalOptions, load_run, run_experiment
+    from jaxlua.cli.experiment import EvalOptions, run_experiment
     from jaxlua.cli.workdir import WorkdirLock
 
     workdir = out / variant.name
@@ -260,11 +257,10 @@ def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldou
         metrics = evaluate(EvaluateArgs(workdir=workdir, split="test", data_dir=heldout, num_samples=0,
                                         latency_programs=0, batch_size=64,
                                         max_new_tokens=max_new_tokens(config)))
-    model = load_run(workdir)[0]
     row = {"name": variant.name, "group": variant.group, "idea": variant.idea, "changes": variant.changes,
            "config": config.to_dict(), "workdir": variant.name, "steps": trained["steps"],
            "train_seconds": trained["seconds"], "best_val_loss": trained["best_val_loss"],
-           "params": int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))),
+           "params": trained["params"],
            "curve": curve(workdir), "test": score(metrics, heldout_counts),
            "eval_seconds": round(metrics.get("eval_seconds", 0.0), 1),
            "predictions": str(pathlib.Path(variant.name) / pathlib.Path(metrics["predictions_file"]).name)}

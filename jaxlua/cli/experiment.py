@@ -24,6 +24,7 @@ from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictio
 from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
 from jaxlua.train.inputs import resolve_data_dir
 from jaxlua.train.loop import loop_running, request_stop, train
+from jaxlua.train.model_state import count_params
 from jaxlua.train.stream_inputs import open_run_data
 
 
@@ -97,6 +98,7 @@ def run_experiment(
                            progress=progress)
         summary = {
             "steps": result.end_step,
+            "params": count_params(result.state.params),
             "resumed_from_step": result.start_step,
             "seconds": round(time.perf_counter() - begin, 1),
             "best_val_loss": result.best_val_loss,

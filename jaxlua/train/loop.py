@@ -236,8 +236,7 @@ def train(
                     state = state.replace(plateau=dp.replicate(state.plateau._replace(scale=scale)))
             new_cstate = curriculum.on_step(cstate, done)
             if budget is not None:
-                new_cstate = curriculum.on_share(new_cstate, done, budget.spent(time.perf_counter() - begin)
-                                                 / budget.seconds)
+                new_cstate = curriculum.on_share(new_cstate, done, budget.spent(elapsed) / budget.seconds)
             eval_due = done % config.eval_interval == 0 or done == last
             save_due = done % config.checkpoint_interval == 0 or done == last
             if done % config.log_interval == 0 or eval_due or save_due:
