@@ -3,6 +3,9 @@
 One timer (`time_call`) so every figure in results/ means the same thing: wall milliseconds of single calls,
 each waited for with `jax.block_until_ready` (JAX dispatches asynchronously, so an unwaited call times only
 its launch), after untimed warmup calls (the first compiles). Statistics over those lists come from `stats`.
+The environment record holds the device, versions, date and load average. The result writer prints the JSON
+and writes it to `--out`, by default results/<bench>_<backend>.json. A bad flag ends the run with one line
+naming it and exit code 2.
 """
 from __future__ import annotations
 

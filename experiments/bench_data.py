@@ -2,11 +2,14 @@
 
     python -m experiments.bench_data [--num_programs 20000] [--sample_programs 3000] [--levels 1,2,3]
                                      [--coverage_programs 1000] [--stream=false] [--stream_levels 4,5,6,7]
+    python -m experiments.bench_data --tokenize_only --out results/bench_tokenize_cpu.json
 
 Stages (programs/s): generation (one core), run_lua (worker process, the untrusted path), the in-process
 sandbox used by pool workers (one core), the whole dataset build (all cores: generate + run + de-dup +
 split + write), and tokenisation with `Tokenizer("semantic")` (one core; null with the reason if the
-tokenizer cannot be imported). The 1M projection divides 10^6 by the measured build rate. Each figure
+tokenizer cannot be imported; `tokenizer` times the training default, canonical identifiers, and names on
+one core in CPU seconds, split into the tree-sitter parse and the rest; `--tokenize_only` runs just that).
+The 1M projection divides 10^6 by the measured build rate. Each figure
 also comes per CPU second: on a shared machine the wall rates fall with the load (the `environment` entry's
 load averages), and `*_idle_estimate` is what the same CPU work gives when the pool has its cores to itself.
 Wall times come from `bench_common.time_call` (one call per stage); the JSON goes to `--out` (default
@@ -60,6 +63,8 @@ class Options:
     stream_batches: int = option(100, "Producer batches timed in the stream section.")
     stream_train_steps: int = option(20, "Train steps timed in the stream section.")
     stream_workers: int = option(0, "Stream worker processes (0: the stream's default).")
+    tokenize_only: bool = option(False, "Only the tokenizer section: generate and run the sample, then time "
+                                        "the tokenizer per identifier style (no build, coverage or stream).")
 
     def validate(self) -> "Options":
         """Raises ValueError naming the first bad option."""
@@ -111,6 +116,39 @@ def bench_tokenize(records: list[tuple[str, str]]) -> tuple[float | None, str | 
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
     return _rate(len(records), wall), None
+
+
+def tokenizer_report(records: list[tuple[str, str]], repeats: int = 5) -> dict[str, Any]:
+    """Per identifier style of the semantic mode (canonical: the training default): programs per CPU second
+    of one core (`tokenization_throughput`, best of `repeats`), and where a program's time goes: the
+    tree-sitter parse alone (best of `repeats` too) and the rest (the walk over the tree, in Python)."""
+    from jaxlua.tokenize import Tokenizer, tokenization_throughput
+    from jaxlua.tokenize.syntax import encode_source
+
+    pairs = [{"source": source, "stdout": stdout} for source, stdout in records]
+    data = [encode_source(source) for source, _ in records]
+    report: dict[str, Any] = {"programs": len(records), "repeats": repeats, "clock": "process_time, one core"}
+    for identifiers in ("canonical", "names"):
+        tokenizer = Tokenizer("semantic", identifiers=identifiers)
+        parser = tokenizer._parser  # pylint: disable=protected-access
+        parse = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            for source in data:
+                parser.parse(source)
+            parse = min(parse, time.process_time() - start)
+        measured = tokenization_throughput(pairs, tokenizer, repeats)
+        total_us = 1e6 / measured["programs_per_s"]
+        parse_us = 1e6 * parse / len(data)
+        report[identifiers] = {
+            "programs_per_s": round(measured["programs_per_s"], 1),
+            "us_per_program": round(total_us, 1),
+            "parse_us_per_program": round(parse_us, 1),
+            "walk_us_per_program": round(total_us - parse_us, 1),
+            "mean_program_chars": round(measured["mean_program_chars"], 1),
+            "mean_program_tokens": round(measured["mean_program_tokens"], 1),
+        }
+    return report
 
 
 def coverage_report(count: int, seed: int) -> dict:
@@ -196,6 +234,11 @@ def run(options: Options) -> dict[str, Any]:
     results, in_process_wall, in_process_cpu = timed(
         lambda: [sandbox.run(source, max_steps=generator.config.max_steps) for source in sources])
 
+    if options.tokenize_only:
+        ok = [(s, r.stdout) for s, r in zip(sources, results) if r.ok]
+        result.update({"levels": list(levels), "seed": seed, "tokenizer": tokenizer_report(ok)})
+        return bench_common.finish_environment(result)
+
     run_lua("print(0)")  # start the worker outside the timing (its CPU time is not visible here)
     _, worker_wall, _ = timed(lambda: [run_lua(source) for source in sources])
 
@@ -228,6 +271,7 @@ def run(options: Options) -> dict[str, Any]:
         "projected_1m_minutes_idle_estimate": round(1e6 / idle_rate / 60, 1),
         "tokenize_programs_per_s": tokenize,
         "tokenize_error": tokenize_error,
+        "tokenizer": tokenizer_report(ok),
         "coverage": coverage_report(options.coverage_programs, seed) if options.coverage_programs else None,
         "stream": stream_report(options.stream_levels, options.stream_workers, options.stream_batches,
                                 options.stream_train_steps, seed) if options.stream else None,

@@ -22,7 +22,8 @@ from jaxlua.lua.generator import LEVELS
 
 _OUT = flags.DEFINE_string("out", None, "Output dataset directory.")
 _NUM_PROGRAMS = flags.DEFINE_integer("num_programs", 20_000, "Number of unique programs to generate.")
-_LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels: 1-3 dissertation, 4-7 TinyPy.")
+_LEVELS = flags.DEFINE_string("levels", "1,2,3", "Comma-separated levels: 1-3 dissertation, 4-7 TinyPy, 0 and 8 "
+                               "the ladder below level 1.")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed.")
 _IMPORT_DIR = flags.DEFINE_string("import_dir", None, "Import this folder of *.lua/*.luax files instead.")
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace a dataset that already exists in --out.")

@@ -12,13 +12,14 @@ Two groups of runs, each a named change from one base recipe (`VARIANTS`):
   (none, sequential, blend = Learning to Execute's mixed, cumulative) and trace targets apply.
 
 Every run trains for `--budget_s` seconds of wall clock (compilation, validation and, for the stream, the
-program generation beside it included; `TrainConfig.time_budget_s` plans its schedule from the measured step
-rate), then its best checkpoint (by validation loss) is evaluated on the study's test set: the stream's test
-programs of the base recipe (`heldout_per_level` per level, seeded, never trained on), written once to
-OUT/heldout. Choices are made on validation (the curves); the test set only reports. A program that does not fit
-a run's `max_len` counts as wrong. OUT/study.json and `--results` hold every run (the environment, the changes,
-steps, seconds, the validation curve against wall-clock seconds, test exact match per level and per construct);
-OUT/study.md is the table README shows. A run whose metrics exist is not trained again, so an interrupted study
+program generation beside it included; `TrainConfig.time_budget_s`, whose learning rate follows the share of
+the budget spent: jaxlua.train.budget), then its best checkpoint (by validation loss) is evaluated on the
+study's test set: the stream's test programs of the base recipe (`heldout_per_level` per level, seeded, never
+trained on), written once to OUT/heldout. Choices are made on validation (the curves); the test set only
+reports. A program that does not fit a run's `max_len` counts as wrong. OUT/study.json and `--results` hold
+every run (the environment, the changes, steps, seconds, the validation curve against wall-clock seconds, test
+exact match per level and per construct); OUT/study.md is the table results/README.md shows. A run whose
+metrics exist is not trained again, so an interrupted study
 continues; `--results` is not overwritten without `--overwrite`.
 """
 from __future__ import annotations
@@ -50,8 +51,8 @@ class Variant:
 
 
 BLOCK = {"mlp_ratio": 2, "conv_width": 4}  # the Griffin-style block
-# Each idea is measured as one change from the default recipe (MinGRU, no MLP): at this budget the block made
-# steps 2.7x slower and lost (measured in this study), so the later ideas change the plain recipe.
+# Each idea is one change from the default recipe (MinGRU, no MLP): at this budget the block's slower steps
+# made it lose (results/README.md, "The accuracy study"), so the later ideas change the plain recipe.
 VARIANTS: tuple[Variant, ...] = (
     Variant("mingru", "stream", "today's default recipe: 2-layer MinGRU, no MLP", {}),
     Variant("mingru_block", "stream", "+ gated MLP (ratio 2) and causal conv (width 4), as Griffin", BLOCK),
@@ -146,7 +147,7 @@ def write_heldout(out: pathlib.Path, config: TrainConfig, progress: bool) -> pat
         splits = {split: load_split(target, split) for split in ("train", "val", "test")}
         if all("trace" in r for r in splits["val"] + splits["test"]):
             return target
-        shutil.rmtree(target)  # a held-out folder of an earlier version, without traces: the same programs, traced
+        shutil.rmtree(target)  # a held-out folder without traces: rebuilt with the same programs, traced
     else:
         with open_stream_for(config, progress=progress) as stream:
             splits = {"train": [], "val": stream.val_records, "test": stream.test_records}

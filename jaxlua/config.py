@@ -72,6 +72,9 @@ CURRICULA.register("sequential", None, "One level after another.")
 CURRICULA.register("blend", None, "The current level, plus a share of batches from all levels (Learning to "
                                    "Execute's mixed).")
 CURRICULA.register("cumulative", None, "Stage k trains on the first k+1 levels together.")
+CURRICULA.register("mastery", None, "The stream's level mix follows validation: levels are admitted in --levels "
+                                    "order as the earlier ones are learned, and compute goes where the error is "
+                                    "(jaxlua.train.mastery).")
 
 CURRICULUM_ADVANCE = Registry("curriculum_advance")
 CURRICULUM_ADVANCE.register("steps", None, "Advance a stage after a step count.")
@@ -116,6 +119,10 @@ class ModelConfig(_Config):
     program_encoder: bool = _field(False, "Add a backward cell to each block that reads the program right to left "
                                           "(a bidirectional program encoder; the output is still written left to "
                                           "right).")
+    recall_dim: int = _field(0, "Program recall after each block's cell, this wide (0 = off; a multiple of 32, one "
+                                "head per 32): cross-attention from the output positions (from the first SEP on) "
+                                "to the program positions, for looking up and copying what the program holds.",
+                             low=0)
     num_heads: int = _field(4, "Attention heads.", low=0, low_open=True)
     dropout: float = _field(0.0, "Dropout rate (off by default: the small models underfit; README, \"Does it "
                                  "learn?\").", low=0.0, high=1.0, high_open=True)
@@ -128,6 +135,11 @@ class ModelConfig(_Config):
             raise ValueError(f"moe_top_k ({self.moe_top_k}) cannot exceed num_experts ({self.num_experts})")
         if self.program_encoder and self.cell in MODELS:
             raise ValueError(f"program_encoder needs a recurrent cell ({', '.join(CELLS.names())}); got {self.cell!r}")
+        if self.recall_dim and self.cell in MODELS:
+            raise ValueError(f"recall_dim needs a recurrent cell ({', '.join(CELLS.names())}); got {self.cell!r}")
+        if self.recall_dim % 32:
+            raise ValueError(f"recall_dim must be 0 (off) or a multiple of 32 (the width of a head); got "
+                             f"{self.recall_dim}")
         if self.conv_width == 1:
             raise ValueError("conv_width must be 0 (off) or at least 2")
         if (self.attention or self.cell in MODELS) and self.hidden_dim % self.num_heads:
@@ -252,6 +264,16 @@ class TrainConfig(_Config):
                                             high=1.0)
     blend_fraction: float = _field(0.2, "Share of batches from all stages in the blend curriculum.", low=0.0,
                                    high=1.0)
+    mastery_start: int = _field(2, "Levels (the first ones in --levels) the mastery curriculum trains from the "
+                                   "start.", low=0, low_open=True)
+    mastery_threshold: float = _field(0.8, "Validation exact match every admitted level must reach before the "
+                                           "mastery curriculum admits the next one.", low=0.0, high=1.0)
+    mastery_patience: int = _field(3, "Validations without progress (a gain of 0.02 in the admitted levels' mean "
+                                      "exact match) after which the mastery curriculum admits the next level "
+                                      "anyway.", low=0, low_open=True)
+    mastery_floor: float = _field(0.05, "Least error the mastery curriculum counts for an admitted level, so a "
+                                        "learned level keeps a share of compute.", low=0.0, high=1.0,
+                                  low_open=True)
     # Logging and checkpoints.
     eval_interval: int = _field(200, "Steps between validations.", low=0, low_open=True)
     checkpoint_interval: int = _field(200, "Steps between checkpoints.", low=0, low_open=True)
@@ -290,9 +312,13 @@ class TrainConfig(_Config):
         if self.stream and self.targets != "output":
             raise ValueError(f"targets={self.targets!r} needs a fixed dataset made with make_dataset --trace: the "
                              "stream records no traces")
-        if self.stream and self.curriculum != "none":
+        if self.stream and self.curriculum not in ("none", "mastery"):
             raise ValueError(f"curriculum={self.curriculum!r} needs a fixed dataset: the stream mixes its levels "
-                             "in every block of batches")
+                             "in every block of batches (its own curricula: none, mastery)")
+        if self.curriculum == "mastery" and not self.stream:
+            raise ValueError("curriculum='mastery' sets the program stream's level mix: it needs --stream")
+        if self.curriculum == "mastery" and self.mastery_start > len(self.stream_levels):
+            raise ValueError(f"mastery_start ({self.mastery_start}) exceeds the {len(self.stream_levels)} levels")
 
     @property
     def stream_levels(self) -> tuple[int, ...]:

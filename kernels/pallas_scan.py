@@ -72,7 +72,7 @@ from kernels.pallas_kernels import (
 __all__ = ["DEFAULT_BLOCK_D", "DEFAULT_UNROLL", "MIN_CHUNK", "TARGET_PROGRAMS", "bytes_moved", "choose_chunk",
            "fused_scan", "mingru_scan", "minlstm_scan", "pallas_linear_scan"]
 
-_choose_chunk = choose_chunk  # the name tests and older callers use
+_choose_chunk = choose_chunk  # the name the tests use
 
 
 # ----------------------------------------------------------------------------- the two passes

@@ -8,12 +8,15 @@ exit code 2 with one line from the command line.
 
 import json
 import math
+import os
+import pathlib
 import subprocess
 import sys
 
+import jax
 import pytest
 
-from experiments import bench_common, bench_inference, bench_scan, bench_torch, bench_train_step
+from experiments import bench_common, bench_inference, bench_learning, bench_scan, bench_torch, bench_train_step
 from experiments.bench_scan_cpu import AUTO_CANDIDATES, CpuSuiteConfig, run_cpu_suite
 from experiments.bench_scan_gpu import GpuSuiteConfig, run_gpu_suite
 from jaxlua.config import PRESETS
@@ -197,6 +200,11 @@ def test_bad_options_are_named(build, message):
         (["experiments.bench_scan", "--lengths=8,zero"], "--lengths"),
         (["experiments.bench_scan", "--suite=gpu", "--shapes=2x0x4"], "shape"),
         (["experiments.bench_data", "--levels=9"], "--levels"),
+        (["experiments.bench_learning", "--recipes=default,nope"], "--recipes"),
+        (["experiments.bench_learning", "--levels=4,9"], "--levels"),
+        (["experiments.bench_learning", "--set=x=cell:conv", "--recipes=x"], "recipe x"),
+        (["experiments.bench_learning", "--recipes=mastery", "--levels=4"], "recipe mastery"),
+        (["experiments.bench_learning", "--no_such_flag"], "no_such_flag"),
     ],
 )
 def test_bad_flag_is_one_line_and_exit_code_2(argv, flag):
@@ -212,3 +220,122 @@ def test_missing_torch_is_a_clear_message(monkeypatch):
     assert bench_torch.torch_available() == bench_torch.TORCH_MISSING
     assert "bench" in bench_torch.TORCH_MISSING
     assert all(bench_torch.has_mirror(cell) for cell in bench_train_step.Options().cells)
+
+
+# --- experiments.bench_learning -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(bench_learning.RECIPES))
+def test_learning_recipes_are_valid_changes_of_the_default(name):
+    options = bench_learning.Options()
+    recipe = bench_learning.RECIPES[name]
+    config = bench_learning.recipe_config(name, recipe, options)
+    assert recipe.description and config.stream and config.time_budget_s == options.budget_s
+    assert config.checkpoint_interval == config.eval_interval and config.max_to_keep >= 10_000
+    saved = config.to_dict()
+    for key, value in recipe.changes.items():
+        where = next(part for part in (saved, saved["model"], saved["tokenizer"]) if key in part)
+        assert where[key] == value, key
+    # --levels restricts a recipe to those levels, in its own order when it names one.
+    narrowed = bench_learning.recipe_config(name, recipe, bench_learning.Options(levels="7,6,5,4"))
+    assert narrowed.stream_levels == ((4, 5, 6, 7) if "levels" in recipe.changes else (7, 6, 5, 4))
+
+
+def test_learning_levels_set_and_scores():
+    assert bench_learning.recipe_levels((0, 8, 4, 5), True, None) == (0, 8, 4, 5)
+    assert bench_learning.recipe_levels((0, 8, 4, 5), True, (5, 1, 4)) == (4, 5, 1)
+    assert bench_learning.recipe_levels((1, 2), False, (5, 4)) == (5, 4)
+    (name, recipe), = bench_learning.parse_set(["wide=hidden_dim:512,levels:4,5, cell:gru,lr:1e-3"]).items()
+    assert name == "wide" and recipe.changes == {"hidden_dim": 512, "levels": "4,5", "cell": "gru", "lr": 1e-3}
+    for bad in ("default=cell:gru", "Bad=cell:gru", "x=cell", "nameonly"):
+        with pytest.raises(ValueError, match="--set"):
+            bench_learning.parse_set([bad])
+    records = [{"id": f"{i:016x}", "level": level} for i, level in enumerate((4, 4, 4, 4, 5, 5))]
+    # A program that was not scored (too long for max_len) counts as wrong.
+    scored = bench_learning.exact_match_by_level({records[0]["id"]: True, records[1]["id"]: True,
+                                                  records[4]["id"]: False}, records)
+    assert scored == {"exact_match": pytest.approx(2 / 6), "by_level": {"4": 0.5, "5": 0.0}}
+    curve = [{"step": s, "programs_seen": 8 * s, "seconds": float(s), "exact_match": em, "by_level": {"4": em}}
+             for s, em in ((1, 0.1), (2, 0.85), (3, 0.7), (4, 0.96))]
+    reach = bench_learning.reach(curve, ["4"])
+    assert reach["0.5"]["all"] == {"step": 2, "programs_seen": 16, "seconds": 2.0}
+    assert reach["0.8"]["by_level"]["4"]["step"] == 2 and reach["0.95"]["all"]["programs_seen"] == 32
+    assert bench_learning.reach(curve[:3], ["4"])["0.95"] == {"all": None, "by_level": {"4": None}}
+
+
+def _learning(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent), "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([sys.executable, "-m", "experiments.bench_learning", "--noprogress", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+TINY_LEARNING = ("--set=tiny_gru=num_layers:1,hidden_dim:32,embed_dim:16,batch_size:8",
+                 "--set=tiny_lstm=cell:minlstm,num_layers:1,hidden_dim:32,embed_dim:16,batch_size:8",
+                 "--recipes=tiny_gru,tiny_lstm", "--budget_s=6", "--levels=4", "--heldout_per_level=4",
+                 "--eval_interval=1")
+
+
+def test_learning_benchmark_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "heldout").mkdir()  # e.g. experiments.study's --out
+    proc = _learning("--recipes=default", f"--out={tmp_path / 'study'}", f"--results_dir={tmp_path / 'r'}",
+                     cwd=tmp_path)
+    assert proc.returncode == 2 and "did not write" in proc.stderr.strip().splitlines()[-1]
+    assert [p.name for p in (tmp_path / "study").iterdir()] == ["heldout"] and not (tmp_path / "r").exists()
+
+
+def test_learning_benchmark_tiny(tmp_path):
+    """Two recipes for a few seconds each: every evaluation point kept and scored on the same test set, the
+    curves in order of programs seen, the test loss of a checkpoint equal to the loop's own validation loss on the
+    same programs; a second invocation reuses the finished runs, and results are never overwritten silently."""
+    out, results = tmp_path / "learning", tmp_path / "results"
+    proc = _learning(*TINY_LEARNING, f"--out={out}", f"--results_dir={results}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    backend = jax.default_backend()
+    written_files = {p.name for p in results.iterdir()}
+    assert written_files == {f"learning_tiny_gru_{backend}.json", f"learning_tiny_lstm_{backend}.json"}
+    heldout = [json.loads(line) for line in (out / "heldout" / "test.jsonl").read_text().splitlines()]
+    assert len(heldout) == 4 and {r["level"] for r in heldout} == {4}
+    for name in ("tiny_gru", "tiny_lstm"):
+        result = json.loads((results / f"learning_{name}_{backend}.json").read_text())
+        assert result["benchmark"] == "learning" and result["recipe"] == name
+        assert ENV_KEYS <= set(result["environment"]) and "wall clock" in result["protocol"]["seconds"]
+        assert result["levels_tested"] == [4] and result["levels_trained"] == [4]
+        assert result["test_set"]["n_by_level"] == {"4": 4} and result["params"] > 0
+        assert result["config"]["model"]["hidden_dim"] == 32 and result["budget_s"] == 6.0
+        curve = result["curve"]
+        assert [p["step"] for p in curve] == list(range(1, result["steps"] + 1))  # every step was a point here
+        programs = [p["programs_seen"] for p in curve]
+        assert programs == [8 * p["step"] for p in curve] and programs == sorted(set(programs))
+        assert all(a["seconds"] <= b["seconds"] for a, b in zip(curve, curve[1:])) and curve[0]["seconds"] > 0
+        for point in curve:
+            assert 0.0 <= point["exact_match"] <= 1.0 and set(point["by_level"]) == {"4"}
+            assert math.isfinite(point["loss"]) and point["loss"] > 0
+        final = result["final"]
+        assert final["step"] == result["steps"] and final["exact_match"] == curve[-1]["exact_match"]
+        assert set(final["greedy"]["by_level"]) == {"4"} and 0.0 <= final["greedy"]["exact_match"] <= 1.0
+        assert set(result["reach"]) == {"0.5", "0.8", "0.95"}
+        assert set(result["reach"]["0.5"]["by_level"]) == {"4"}
+        # The recipe trains on the base levels: its stream excludes exactly the benchmark's test programs.
+        assert result["seen_in_training"]["n"] == 0 and result["seen_in_training"]["keys_logged"] >= 8
+        assert (out / name / "predictions_benchmark_test.jsonl").is_file()
+
+    # The scorer restores checkpoints faithfully: on the validation programs (the same for the run and for the
+    # base settings), its loss at every point is the loss the training loop measured there.
+    config = bench_learning.TrainConfig.from_json((out / "tiny_gru" / "config.json").read_text())
+    val = [json.loads(line) for line in (out / "heldout" / "val.jsonl").read_text().splitlines()]
+    scorer = bench_learning.Scorer(out / "tiny_gru", config, val)
+    try:
+        result = json.loads((results / f"learning_tiny_gru_{backend}.json").read_text())
+        for point in (result["curve"][0], result["curve"][-1]):
+            assert scorer.score(point["step"])["loss"] == pytest.approx(point["val_loss"], rel=1e-4)
+    finally:
+        scorer.close()
+
+    before = (results / f"learning_tiny_gru_{backend}.json").read_text()
+    refused = _learning(*TINY_LEARNING, f"--out={out}", f"--results_dir={results}", cwd=tmp_path)
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr.strip().splitlines()[-1]
+    again = _learning(*TINY_LEARNING, f"--out={out}", f"--results_dir={results}", "--overwrite", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "time budget" not in again.stderr  # nothing was trained again
+    assert json.loads((results / f"learning_tiny_gru_{backend}.json").read_text())["curve"] == \
+        json.loads(before)["curve"]

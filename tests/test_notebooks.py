@@ -1,5 +1,6 @@
 """The analysis notebooks: valid nbformat-4 JSON whose code cells use real jaxlua names, and analysis.ipynb executed
-end to end (nbclient) on a small hand-written fixture: a dataset, a study JSON with two runs and one run folder."""
+end to end (nbclient) on a small hand-written fixture: a dataset, a study JSON with two runs and one run folder,
+and two experiments.bench_learning results."""
 import ast
 import importlib.util
 import json
@@ -62,7 +63,23 @@ def _run(name, cell, group, exact_match, by_level, by_construct):
                      "n_by_level": {lv: 2 for lv in by_level}, "by_construct": by_construct}}
 
 
-def _fixture(tmp_path, with_run_folder=True, with_data=True):
+def _learning(recipe, final):
+    """An experiments.bench_learning result (its fields the notebook reads): three evaluation points on levels 4
+    and 5 rising to `final` exact match; the 50% bar reached at the last point when `final` >= 0.5."""
+    curve = [{"step": 10 * (i + 1), "programs_seen": 320 * (i + 1), "seconds": 5.0 * (i + 1),
+              "exact_match": final * (i + 1) / 3, "by_level": {"4": final * (i + 1) / 3, "5": final * i / 3}}
+             for i in range(3)]
+    point = {"step": 30, "programs_seen": 960, "seconds": 15.0}
+    reach = {bar: {"all": point if final >= float(bar) else None,
+                   "by_level": {"4": point if final >= float(bar) else None, "5": None}}
+             for bar in ("0.5", "0.8", "0.95")}
+    return {"benchmark": "learning", "recipe": recipe, "description": f"what {recipe} trains",
+            "environment": {"device": "cpu (learning fixture)", "jax": "0.0", "date": "2000-01-01"},
+            "steps": 30, "programs_seen": 960, "train_seconds": 16.0, "params": 4321, "curve": curve,
+            "reach": reach, "final": {**curve[-1], "greedy": {"exact_match": final / 2, "by_level": {}}}}
+
+
+def _fixture(tmp_path, with_run_folder=True, with_data=True, with_learning=True):
     """Write the inputs the notebook reads; returns the JAXLUA_* environment pointing at them."""
     data = tmp_path / "data"
     data.mkdir()
@@ -103,12 +120,16 @@ def _fixture(tmp_path, with_run_folder=True, with_data=True):
         "environment": {"device": "cpu", "jax": "0.0", "date": "2000-01-01"},
         "scans": [{"T": t, "method": m, "fwd_ms": 1.0, "fwd_bwd_ms": 2.0}
                   for t in (64, 128) for m in ("sequential", "associative")]}))
+    if with_learning:  # two recipes, and the learning check's record of another kind, which is not a curve
+        for recipe, final in (("default", 0.6), ("mastery", 0.3)):
+            (results / f"learning_{recipe}_cpu.json").write_text(json.dumps(_learning(recipe, final)))
+        (results / "learning_check_l4_cpu.json").write_text(json.dumps({"what": "another record", "runs": {}}))
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     (sweep / "results.csv").write_text("cell,exact_match\nmingru,0.33\n")
     return {"JAXLUA_DATA_DIR": str(data), "JAXLUA_WORKDIR": str(run_dir), "JAXLUA_SWEEP": str(sweep),
-            "JAXLUA_RESULTS": str(results), "JAXLUA_STUDY": str(study_dir / "study.json"),
-            "JAXLUA_STUDY_DIR": str(study_dir)}
+            "JAXLUA_RESULTS": str(results), "JAXLUA_LEARNING": str(results),
+            "JAXLUA_STUDY": str(study_dir / "study.json"), "JAXLUA_STUDY_DIR": str(study_dir)}
 
 
 def _execute(tmp_path, monkeypatch, environment):
@@ -134,9 +155,11 @@ def _execute(tmp_path, monkeypatch, environment):
 def test_analysis_notebook_executes_on_a_fixture(tmp_path, monkeypatch):
     text, images = _execute(tmp_path, monkeypatch, _fixture(tmp_path))
     assert "no " + str(tmp_path) not in text, text  # every input was found: no section skipped itself
-    # token histograms, training curve, learning curves, construct bars
-    assert images == 4
+    # token histograms, training curve, learning curves, construct bars, learning efficiency
+    assert images == 5
     assert "cpu (test fixture)" in text and "what mingru tests" in text
+    assert "default: what default trains; cpu (learning fixture)" in text and "mastery: what mastery trains" in text
+    assert "another record" not in text and "programs seen to reach each test exact match" in text
     assert "best recurrent: mingru" in text and "transformer: transformer" in text
     assert "mingru: 2 of 3 test programs wrong" in text
     # The page shows the wrong predictions beside the truth, escaped, and not the right one.
@@ -145,10 +168,11 @@ def test_analysis_notebook_executes_on_a_fixture(tmp_path, monkeypatch):
 
 
 def test_analysis_notebook_skips_sections_whose_input_is_missing(tmp_path, monkeypatch):
-    environment = _fixture(tmp_path, with_run_folder=False, with_data=False)
+    environment = _fixture(tmp_path, with_run_folder=False, with_data=False, with_learning=False)
     text, images = _execute(tmp_path, monkeypatch, environment)
     assert images == 2  # the study's learning curves and construct bars
     data_dir, workdir = environment["JAXLUA_DATA_DIR"], environment["JAXLUA_WORKDIR"]
+    assert f"no learning_*.json of experiments.bench_learning in {environment['JAXLUA_LEARNING']}" in text
     assert f"no train, val, test split in {data_dir}" in text
     assert f"no {workdir}/metrics.csv: train first" in text
     assert f"no {workdir}/predictions_heldout_test.jsonl: set JAXLUA_STUDY_DIR" in text

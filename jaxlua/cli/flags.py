@@ -1,6 +1,8 @@
 """Flags of the scripts, derived from the config fields in one place, and one-line reporting of bad flags.
 
 No JAX here: a bad flag is reported in a fraction of a second, before anything is written, loaded or compiled.
+Model fields keep their names (`--cell`, `--hidden_dim`, `--scan_method`, ...); tokenizer fields are
+`--tokenizer_mode`, `--identifiers` and `--digits`; `python -m experiments.train --help` lists them all.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ _DEFINERS = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.D
 
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """One flag per TrainConfig setting (model and tokenizer fields by their flag names), default None (the
-    preset's value), plus `--spell_identifiers` (the earlier spelling of --identifiers=spelled)."""
+    preset's value), plus `--spell_identifiers` (an alias of --identifiers=spelled)."""
     for name, _ in flag_fields():
         field, value_type = field_of(name)
         choices = flag_choices(name)

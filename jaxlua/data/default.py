@@ -1,6 +1,7 @@
 """The built-in default dataset: generated deterministically on first use into a cache folder.
 
-20,000 programs of levels 1-3 (seed 0) build in about half a minute on 2 cores. The folder name carries the
+20,000 programs of levels 1-3 (seed 0), quick enough to build on first use (results/README.md gives the
+build rate). The folder name carries the
 generator version and size, so a generator change builds a new dataset instead of reusing a stale one.
 Builds go to a temporary folder renamed into place, so an interrupted build is never mistaken for a
 complete one.

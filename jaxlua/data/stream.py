@@ -5,7 +5,8 @@ vocabulary, fixed validation and test sets (`heldout_per_level` seeded programs 
 of their own), and `batches(start_step)`, the endless iterator of training batches from that step on; `close()`
 ends the worker processes.
 
-Determinism: train slot `i` holds a program of level `levels[i % len(levels)]`, drawn from a seed derived from
+Determinism: train slot `i` holds a program of level `levels[i % len(levels)]` (or, with `initial_mix`, the level
+the mix schedule gives it: stream_mix.py), drawn from a seed derived from
 `(seed, i, attempt)` (stream_worker.py); a slot whose program fails in Lua, does not fit `max_len`, is held out
 or repeats an earlier slot's record key takes the next attempt (stream_order.py). Block `b` is slots
 `[b * block_size, (b + 1) * block_size)`, sorted by length (then slot) and cut into `sort_window` batches of
@@ -36,6 +37,7 @@ from absl import logging
 from tqdm import tqdm
 
 from jaxlua.data.buckets import quantile_widths
+from jaxlua.data.stream_mix import MixSchedule, slot_counts
 from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys, WorkerGroup
 from jaxlua.data.stream_worker import Candidate, MakerSettings, StreamError
 from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig
@@ -66,11 +68,15 @@ class StreamConfig:
     vocab_per_level: int = 1000  # stream-like programs per level the vocabulary is built from (with validation)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
     max_attempts: int = 1000  # attempts at one slot before the stream gives up on its level
+    # Empty: train slots take the levels in turn. Else one weight per level: the first blocks' level mix, which a
+    # curriculum then changes with `ProgramStream.set_mix` (stream_mix.py); the trainer must call it every batch.
+    initial_mix: tuple[float, ...] = ()
     workers: int = dataclasses.field(default_factory=default_stream_workers)
     buffer_batches: int = 64  # ready batches kept ahead of the trainer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(self.levels))
+        object.__setattr__(self, "initial_mix", tuple(float(w) for w in self.initial_mix))
         self.validate()
 
     def validate(self) -> None:
@@ -90,6 +96,10 @@ class StreamConfig:
             raise ValueError(f"stream max_len must be an int >= 4, got {self.max_len!r}")
         if not isinstance(self.seed, int):
             raise ValueError(f"stream seed must be an int, got {self.seed!r}")
+        if self.initial_mix:
+            if len(self.initial_mix) != len(levels):
+                raise ValueError(f"stream initial_mix needs one weight per level {levels}, got {self.initial_mix!r}")
+            slot_counts(self.initial_mix, self.block_size)  # non-negative, finite, not all zero
         if not isinstance(self.generator, GeneratorConfig):
             raise ValueError(f"stream generator must be a GeneratorConfig, got {type(self.generator).__name__}")
 
@@ -160,6 +170,8 @@ class ProgramStream:
         self.wait_seconds = 0.0  # time `batches` spent waiting for the producer
         self.feeder_cpu_s = 0.0  # CPU time of the producer thread, which runs in the trainer's process
         self.regenerated = 0  # programs the last `batches` call regenerated to rebuild its seen keys
+        self._mix = (MixSchedule(config.levels, config.initial_mix, config.block_size, config.sort_window,
+                                 config.seed) if config.initial_mix else None)
         self.info = {
             "source": "stream", "format": _FORMAT, "settings": self.program_settings(),
             "batch_size": config.batch_size, "sort_window": config.sort_window, "widths": list(self.widths),
@@ -176,9 +188,31 @@ class ProgramStream:
     def program_settings(self) -> dict:
         """What decides which program fills each train slot (keys a `KeyLog`)."""
         c = self.config
-        return {"format": _FORMAT, "generator_version": GENERATOR_VERSION, "seed": c.seed, "levels": list(c.levels),
-                "max_len": c.max_len, "heldout_per_level": c.heldout_per_level, "max_attempts": c.max_attempts,
-                "generator": dataclasses.asdict(c.generator), "tokenizer": tokenizer_settings(self.tokenizer)}
+        settings = {"format": _FORMAT, "generator_version": GENERATOR_VERSION, "seed": c.seed,
+                    "levels": list(c.levels), "max_len": c.max_len, "heldout_per_level": c.heldout_per_level,
+                    "max_attempts": c.max_attempts, "generator": dataclasses.asdict(c.generator),
+                    "tokenizer": tokenizer_settings(self.tokenizer)}
+        if c.initial_mix:
+            settings["initial_mix"] = list(c.initial_mix)
+        return settings
+
+    def set_mix(self, settings: list, step: int) -> None:
+        """The level-mix settings `[(step, weights), ...]` made so far; called before taking batch `step`
+        (needed, and allowed, only when the stream has an `initial_mix`)."""
+        if self._mix is None:
+            raise StreamError("this stream's levels take turns (no initial_mix): it has no level mix to set")
+        self._mix.set(settings, step)
+
+    def _train_slots(self, first: int) -> Iterator[tuple]:
+        """Train slots from `first` on: `("train", i)`, or with a level mix `("train", i, level)`."""
+        for index in itertools.count(first):
+            if self._mix is None:
+                yield "train", index
+                continue
+            level = self._mix.level(index, self._producer.stop)
+            if level is None:
+                return  # stopping
+            yield "train", index, level
 
     def batches(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
         """Batch `start_step`, then the next ones, forever: {tokens int32 [B, W], lengths, output_start int32 [B]}.
@@ -191,6 +225,8 @@ class ProgramStream:
         if self._workers is None:
             raise StreamError("the stream is closed")
         self._stop_feeder()
+        if self._mix is not None:
+            self._mix.reset(start_step)
         log = KeyLog(self._state_dir, self.program_settings()) if self._state_dir is not None else None
         self._producer.stop.clear()
         q: queue.Queue = queue.Queue(maxsize=self.config.buffer_batches)
@@ -233,7 +269,7 @@ class ProgramStream:
         try:
             known = log.read(before) if log is not None else np.zeros(0, np.uint64)
             seen = SeenKeys(known)
-            accepted = self._producer.run((("train", i) for i in itertools.count(len(known))), seen)
+            accepted = self._producer.run(self._train_slots(len(known)), seen)
             self.regenerated = before - len(known)
             if len(known) < before:
                 logging.info("stream: regenerating %d earlier programs to resume at step %d", before - len(known),
@@ -310,7 +346,8 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
 
     `tokenizer`: a Tokenizer or its settings dict (default: the default tokenizer). `vocab`: reuse a saved
     vocabulary (a resumed run); otherwise it is built from the validation set plus `vocab_per_level` programs
-    per level from a seed space of its own, and the tokenizer's reserved tokens (every printable character).
+    per level from a seed space of its own, and the tokenizer's reserved tokens (`Tokenizer.reserved_tokens`:
+    every printable character and, for canonical identifiers, every standard-library name and v1..v64).
     `state_dir`: where the key log lives (the run's workdir), so resuming needs no regeneration.
     """
     if not isinstance(config, StreamConfig):
@@ -329,7 +366,7 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
         if vocab is None:
             sample = _generate(producer, [("vocab", i) for i in range(config.vocab_per_level * len(config.levels))],
                                "vocabulary sample", progress)
-            vocab = Vocabulary.build(token_lists(tokenizer, heldout["val"] + [c.record for c in sample]))
+            vocab = tokenizer.build_vocabulary(token_lists(tokenizer, heldout["val"] + [c.record for c in sample]))
         keys = np.array(sorted(c.key for c in made), np.uint64)
         workers.broadcast(("train_inputs", vocab.tokens, keys))
         producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)

@@ -217,7 +217,7 @@ class OrderedProducer:
                 batch = []
                 for slot in slots:
                     pending[sent] = slot
-                    batch.append((sent, *slot, 0))
+                    batch.append((sent, *slot[:2], 0, *slot[2:]))  # (position, space, index, attempt[, level])
                     sent += 1
                     if len(batch) == self.chunk:
                         break
@@ -234,7 +234,8 @@ class OrderedProducer:
                         raise StreamError(f"level {candidate.level}: no new unique program in {self.max_attempts} "
                                           f"attempts at slot {pending[cursor]}; the generator config allows too "
                                           f"few distinct programs")
-                    workers.send(workers.least_busy(), ("make", [(cursor, *pending[cursor], candidate.attempt + 1)]))
+                    slot = pending[cursor]
+                    workers.send(workers.least_busy(), ("make", [(cursor, *slot[:2], candidate.attempt + 1, *slot[2:])]))
                     break
                 seen.add(candidate.key)
                 del pending[cursor]

@@ -1,9 +1,10 @@
 """Worker side of the program stream: a numbered program slot -> its first acceptable candidate.
 
-A slot is `(space, index)`: `space` names a seed space ("train" for the stream itself; "val", "test" for the
-held-out sets; "vocab" for the vocabulary sample) and `index` numbers the slot within it. Attempt `a` of a slot
-is `ProgramGenerator(program_seed(seed, space, index, a), config).sample(level)` with the level picked by the
-index, so a candidate is a pure function of its slot and attempt, wherever it is computed. A candidate that
+A slot is `(space, index)`, or `(space, index, level)` when a level mix chose its level: `space` names a seed
+space ("train" for the stream itself; "val", "test" for the held-out sets; "vocab" for the vocabulary sample) and
+`index` numbers the slot within it. Attempt `a` of a slot is
+`ProgramGenerator(program_seed(seed, space, index, a), config).sample(level)` with the level given or picked by
+the index, so a candidate is a pure function of its slot and attempt, wherever it is computed. A candidate that
 fails in Lua, prints too much, does not fit `max_len` or has the record hash of a held-out program is replaced
 by the next attempt, here in the worker; duplicates of earlier slots are the coordinator's business, because
 only it sees the slots in order.
@@ -90,14 +91,17 @@ class ProgramMaker:
         self._vocab = Vocabulary(vocab_tokens)
         self._heldout = frozenset(int(k) for k in heldout_keys)
 
-    def make(self, position: int, space: str, index: int, attempt: int,
+    def make(self, position: int, space: str, index: int, attempt: int, level: int | None = None, *,
              rejected: collections.Counter) -> Candidate | str:
         """The first acceptable candidate from `attempt` on; rejections are counted by (level, reason).
 
+        `level`: the slot's level when the coordinator chose it (a level mix), else the levels take turns.
         Returns a one-line error message instead when `max_attempts` attempts in a row are rejected.
         """
         s = self.settings
-        level = level_of(s.levels, index)
+        level = level_of(s.levels, index) if level is None else int(level)
+        if level not in s.levels:
+            raise ValueError(f"slot level {level} is not one of the stream's levels {s.levels}")
         train = space == "train"
         if train and self._vocab is None:
             raise RuntimeError("train slots requested before the vocabulary was sent")
@@ -152,7 +156,7 @@ def handle(task: tuple) -> object:
         rejected: collections.Counter = collections.Counter()
         out = []
         for slot in task[1]:
-            made = _MAKER.make(*slot, rejected)
+            made = _MAKER.make(*slot, rejected=rejected)
             if isinstance(made, str):
                 return made, dict(rejected)
             out.append(made)

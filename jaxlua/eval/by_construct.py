@@ -1,8 +1,9 @@
 """Exact match broken down by what a program does: loops, functions, tables, library calls, floats printed.
 
 NumPy side (no JAX). The fine constructs come from `jaxlua.lua.coverage.constructs` (lexical, one set per
-program); `CONSTRUCT_GROUPS` maps them onto a dozen readable groups, and `float_output` is read off the true
-stdout (a program whose output holds a float is harder than its source alone says). A program counts in every
+program); `CONSTRUCT_GROUPS` maps them onto a dozen readable groups, and `float_output` / `integer_output` (numbers
+printed, all of them integers) are read off the true stdout (a program whose output holds a float is harder than
+its source alone says). A program counts in every
 group it touches, so the groups overlap and their sizes do not add up to the number of programs.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from jaxlua.lua.coverage import CONSTRUCTS, MATH_FUNCTIONS, STRING_FUNCTIONS, TABLE_FUNCTIONS, constructs
 
 FLOAT_OUTPUT = "float_output"
+INTEGER_OUTPUT = "integer_output"  # prints numbers, every one an integer (the other side of FLOAT_OUTPUT)
 
 # Group -> the fine constructs that put a program in it (group order is the order of every report).
 CONSTRUCT_GROUPS: dict[str, tuple[str, ...]] = {
@@ -33,11 +35,12 @@ CONSTRUCT_GROUPS: dict[str, tuple[str, ...]] = {
 }
 # Constructs nearly every program uses, which would make a group of (almost) all programs.
 UNGROUPED: tuple[str, ...] = ("print", "io.write", "string_literal", "local", "multiple_assignment", "nil")
-GROUP_NAMES: tuple[str, ...] = (*CONSTRUCT_GROUPS, FLOAT_OUTPUT)
+GROUP_NAMES: tuple[str, ...] = (*CONSTRUCT_GROUPS, INTEGER_OUTPUT, FLOAT_OUTPUT)
 
 _GROUP_OF: dict[str, str] = {fine: group for group, fines in CONSTRUCT_GROUPS.items() for fine in fines}
 # A number with a fraction or an exponent as Lua prints it (2.0, 0.5, 1e+20), or inf/nan.
 _FLOAT = re.compile(r"\d\.\d|\d[eE][+-]?\d|(?<![A-Za-z0-9_])-?(?:inf|nan)(?![A-Za-z0-9_])")
+_NUMBER = re.compile(r"(?<![A-Za-z_])\d")
 
 
 def prints_float(stdout: str) -> bool:
@@ -56,6 +59,8 @@ def construct_groups(fine: Iterable[str], stdout: str) -> list[str]:
     groups = {_GROUP_OF[name] for name in fine if name in _GROUP_OF}
     if prints_float(stdout):
         groups.add(FLOAT_OUTPUT)
+    elif _NUMBER.search(stdout):
+        groups.add(INTEGER_OUTPUT)
     return [group for group in GROUP_NAMES if group in groups]
 
 

@@ -35,8 +35,8 @@ def length_bucket(length: int, max_len: int) -> int:
 class _Structure:
     """A model's (graphdef, state treedef) as a static jit argument whose hash is computed once.
 
-    Hashing an nnx.GraphDef costs about 0.1 ms, which jit would pay on every call; equal structures (a fresh
-    Decoder of the same model) still compare equal, so they share one compilation.
+    Hashing an nnx.GraphDef costs host time, which jit would pay on every call; equal
+    structures (a fresh Decoder of the same model) still compare equal, so they share one compilation.
     """
 
     __slots__ = ("graphdef", "treedef", "_hash")

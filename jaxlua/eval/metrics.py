@@ -34,11 +34,20 @@ AVERAGED_KEYS: tuple[str, ...] = (
 ) + tuple(f"pass_at_{k}" for k in PASS_AT_KS)
 
 
+def _stdout_bytes(text: str | bytes) -> bytes:
+    """The bytes of a stdout text: UTF-8 with surrogate escapes (bytes Lua printed that were not UTF-8) restored,
+    as `jaxlua.lua.sandbox` decodes them; any other lone surrogate (a model can write one) kept as its code."""
+    if isinstance(text, bytes):
+        return text
+    try:
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="surrogatepass")
+
+
 def exact_match(pred_text: str | bytes, ref_text: str | bytes) -> float:
     """1.0 if the predicted stdout equals the true stdout byte for byte (the headline metric)."""
-    pred = pred_text.encode("utf-8") if isinstance(pred_text, str) else pred_text
-    ref = ref_text.encode("utf-8") if isinstance(ref_text, str) else ref_text
-    return float(pred == ref)
+    return float(_stdout_bytes(pred_text) == _stdout_bytes(ref_text))
 
 
 def token_exact_match(pred_tokens: Sequence[Hashable], ref_tokens: Sequence[Hashable]) -> float:

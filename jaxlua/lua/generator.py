@@ -2,7 +2,8 @@
 
 Levels 1-3 follow the dissertation's curriculum, measured in branch points (if/elseif, loops, and/or,
 function definitions): 1 easy (0-2), 2 medium (3-4, at least one loop), 3 hard (5+, with a function, a
-table, a loop and state changes). Levels 4-7 are TEX's TinyPy levels written in Lua (see tinypy.py).
+table, a loop and state changes). Levels 4-7 are TEX's TinyPy levels written in Lua (see tinypy.py). Levels 0
+and 8 are the ladder below level 1 (ladder.py): print a literal or a variable, then one operation on a value.
 
 Levels 1-3 draw from the whole construct set (string and math libraries, conversions, arrays, records and
 nested tables, generic and numeric loops, functions with several returns, recursion) with procedurally
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from jaxlua.lua import ladder
 from jaxlua.lua import library as lib
 from jaxlua.lua import statements as st
 from jaxlua.lua import tables as tb
@@ -23,9 +25,9 @@ from jaxlua.lua.lexer import count_branches
 from jaxlua.lua.sandbox import LuaResult, LuaSandbox
 
 GENERATOR_VERSION = "2"
-LEVELS = (1, 2, 3, 4, 5, 6, 7)
-LEVEL_NAMES = {1: "easy", 2: "medium", 3: "hard", 4: "tinypy-assign", 5: "tinypy-if", 6: "tinypy-for",
-               7: "tinypy-while"}
+LEVELS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+LEVEL_NAMES = {0: "first-print", 1: "easy", 2: "medium", 3: "hard", 4: "tinypy-assign", 5: "tinypy-if",
+               6: "tinypy-for", 7: "tinypy-while", 8: "first-operation"}
 # Measured branch points allowed per dissertation level (inclusive).
 BRANCH_RANGES = {1: (0, 2), 2: (3, 4), 3: (5, 10)}
 _NAN = re.compile(r"(?<![A-Za-z])-?nan(?![A-Za-z])")  # a printed NaN, not the letters inside a word
@@ -77,9 +79,13 @@ class ProgramGenerator:
         self._sandbox: LuaSandbox | None = None
 
     def sample(self, level: int) -> str:
-        """One program of the given level (1-7) whose measured branch count fits the level."""
+        """One program of the given level (see LEVEL_NAMES); levels 1-3 have a measured branch count that fits."""
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+        if level in (ladder.FIRST_RUNG, ladder.SECOND_RUNG):
+            cfg = self.config
+            return ladder.sample(self.rng, level, cfg.max_number, cfg.min_number, cfg.max_string_length,
+                                 cfg.max_identifier_length)
         if level >= 4:
             cfg = self.config
             return tinypy.sample(self.rng, level, cfg.max_number, cfg.max_loop_iterations, cfg.min_number,

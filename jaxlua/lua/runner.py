@@ -3,6 +3,9 @@
 The worker (`python -m jaxlua.lua.worker`) holds one `LuaSandbox` and answers requests over a pipe, so a
 call costs a pipe round trip, not a process start. The wall-clock limit is enforced here, in the caller:
 it also stops time spent inside C library functions, which the in-Lua instruction hook cannot interrupt.
+A hostile program therefore never hangs or crashes the caller. Arguments are checked before anything runs
+(one `ValueError` line): limits are ints in 1..2**62, `timeout` a finite number of seconds > 0, the source
+encodable as UTF-8 (no lone surrogates).
 """
 from __future__ import annotations
 

@@ -4,6 +4,14 @@
 function (e.g. catastrophic backtracking in string.find) cannot be interrupted in-process. Untrusted code
 therefore goes through `jaxlua.lua.run_lua`, which runs this sandbox in a worker process that is killed on
 timeout. Pool workers that run the project's own generated programs use `LuaSandbox` directly (faster).
+
+Every run gets a fresh environment (base functions, string, table, math, utf8, io.write, and `load` for text
+chunks in the same sandbox); the shared string metatable is reset, `string.dump` is unreachable, lupa's
+`python` object is gone, and `math.random` is seeded with 0. Output is captured inside Lua, byte for byte as
+the `lua5.4` binary prints it. Deliberate differences from that binary: no `coroutine`, `os`, `io` (except
+`io.write`), `debug`, `package`/`require`; `collectgarbage` accepts only collect/count/step/isrunning; `__gc`
+is refused; a recursion bomb ends as `memory` rather than "stack overflow"; error positions read `stdin:N:`;
+step counts are exact up to `EXACT_STEPS` instructions and counted in blocks of `COARSE_STEPS` above.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
 7: a while loop counting up or down by a step, printing each iteration.
 Variables are globals (TinyPy has no `local`): single letters as TEX (`names="letters"`, the default) or
 generated identifiers (`names="words"`, eight per program); literals are min_number..max_number (0..9 by
-default). With the defaults a seed gives the same programs as before these knobs existed.
+default). With the defaults, levels 4-7 are TEX's setting and a seed gives generator version 1's programs.
 """
 from __future__ import annotations
 

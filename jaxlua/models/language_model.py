@@ -1,13 +1,14 @@
-"""LanguageModel: token embedding -> N blocks (cell, optional MoE, attention, MLP) -> LayerNorm -> head.
+"""LanguageModel: token embedding -> N blocks (cell, optional MoE, attention, recall, MLP) -> LayerNorm -> head.
 
 A block is pre-norm with residuals: `x += drop(cell(conv(LN(x))))` (the causal convolution only when
-`conv_width > 0`), then `x += drop(moe(LN(x)))`, `x += drop(attn(LN(x)))` and `x += drop(mlp(LN(x)))` when
-enabled. The first block's cell reads the embedding directly; when
-`embed_dim != hidden_dim` that block has no residual (as in the dissertation, where the cell maps
-embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the sequence once and returns a
-cache holding each layer's last state (plus keys and values when attention is on) and the logits of each
-row's last token only (the head runs on one position per row, not T); `decode_step` then costs O(1) per
-token for every recurrent cell.
+`conv_width > 0`), then `x += drop(moe(LN(x)))`, `x += drop(attn(LN(x)))`, `x += drop(recall(LN(x)))` and
+`x += drop(mlp(LN(x)))` when enabled. Program recall (`recall_dim`, jaxlua.models.recall) lets the output
+positions attend over the program positions and leaves the program positions unchanged. The first block's cell
+reads the embedding directly; when `embed_dim != hidden_dim` that block has no residual (as in the dissertation,
+where the cell maps embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the sequence once
+and returns a cache holding each layer's last state (plus keys and values when attention or recall is on) and
+the logits of each row's last token only (the head runs on one position per row, not T); `decode_step` then
+costs O(1) per token for every recurrent cell.
 
 With `program_encoder` each block also has a backward cell of the same kind (width `in_dim`) that reads the
 program (the positions before the first SEP) right to left; its output, zero outside the program, is added to the
@@ -31,6 +32,7 @@ from jaxlua.models.attention import SelfAttention, fill_cache
 from jaxlua.models.block_parts import CausalConv, GatedMLP
 from jaxlua.models.dropout import Dropout
 from jaxlua.models.moe import MoE
+from jaxlua.models.recall import ProgramRecall
 
 DecodeState = dict[str, Any]  # {"layers": tuple of per-layer dicts, "pos": int32[B] (next position)}
 
@@ -75,6 +77,9 @@ class Block(nnx.Module):
         self.attn_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.attention else None
         self.attn = (SelfAttention(hidden, config.num_heads, dtype=dtype, rngs=rngs)
                      if config.attention else None)
+        self.recall_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.recall_dim else None
+        self.recall = (ProgramRecall(hidden, config.recall_dim, dtype=dtype, rngs=rngs)
+                       if config.recall_dim else None)
         self.mlp_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
         self.mlp = GatedMLP(hidden, config.mlp_ratio, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
         self.dropout = Dropout(config.dropout, rngs=rngs)
@@ -98,16 +103,17 @@ class Block(nnx.Module):
         """`x [B,T,in]` -> (x [B,T,H], aux loss, layer cache or None).
 
         With `lengths` (prefill) the layer cache for decoding is returned: the last cell state, the keys and
-        values when attention is on, and the convolution's last inputs of each row when it is on. `program`
-        (bool[B,T], from `program_mask`) is needed when the block has a backward cell.
+        values when attention is on, the recall memory when recall is on, and the convolution's last inputs of
+        each row when it is on. `program` (bool[B,T], from `program_mask`) is needed when the block has a
+        backward cell or program recall.
         """
         u = self.norm(x)
         conv_in = u
         if self.conv is not None:
             u = self.conv(u)
+        if program is None and (self.backward_cell is not None or self.recall is not None):
+            raise ValueError("a block with a backward cell (program_encoder) or recall needs the program mask")
         if self.backward_cell is not None:
-            if program is None:
-                raise ValueError("a block with a backward cell (program_encoder) needs the program mask")
             u = u + self._read_backward(u, program)
         y, state = self.cell(u, mask=mask)
         x = self._add(x, y, self.residual)
@@ -119,6 +125,11 @@ class Block(nnx.Module):
         if self.attn is not None:
             y, kv = self.attn(self.attn_norm(x), mask, return_kv=True)
             x = self._add(x, y)
+        memory = None
+        if self.recall is not None:
+            outputs = ~program if mask is None else mask & ~program
+            y, memory = self.recall(self.recall_norm(x), program, outputs)
+            x = self._add(x, y)
         if self.mlp is not None:
             x = self._add(x, self.mlp(self.mlp_norm(x)))
         if lengths is None:
@@ -126,6 +137,8 @@ class Block(nnx.Module):
         cache = {"cell": state}
         if kv is not None:
             cache["kv"] = kv
+        if memory is not None:
+            cache["recall"] = memory
         if self.conv is not None:
             cache["conv"] = self.conv.state_after(conv_in, lengths)
         return x, aux, cache
@@ -144,6 +157,9 @@ class Block(nnx.Module):
         if self.attn is not None:
             y, new["kv"] = self.attn.decode(self.attn_norm(x), layer["kv"], pos)
             x = self._add(x, y)
+        if self.recall is not None:
+            new["recall"] = layer["recall"]
+            x = self._add(x, self.recall.decode(self.recall_norm(x), layer["recall"]))
         if self.mlp is not None:
             x = self._add(x, self.mlp(self.mlp_norm(x)))
         return x, new
@@ -165,6 +181,10 @@ class LanguageModel(nnx.Module):
         self.norm = nnx.LayerNorm(config.hidden_dim, dtype=dtype, rngs=rngs)
         self.head = nnx.Linear(config.hidden_dim, config.vocab_size, dtype=dtype, rngs=rngs)
 
+    @property
+    def _needs_program(self) -> bool:
+        return self.config.program_encoder or bool(self.config.recall_dim)
+
     def logits(self, x: jax.Array) -> jax.Array:
         """Final features `x [..., H]` (from `features`) -> logits f32[..., V]: the final norm and the head."""
         return self.head(self.norm(x)).astype(jnp.float32)
@@ -177,7 +197,7 @@ class LanguageModel(nnx.Module):
         """
         check_tokens(tokens, 2)
         x = self.dropout(self.embed(tokens))
-        program = program_mask(tokens, mask) if self.config.program_encoder else None
+        program = program_mask(tokens, mask) if self._needs_program else None
         aux = jnp.zeros((), jnp.float32)
         for block in self.blocks:
             x, block_aux, _ = block(x, mask, program=program)
@@ -201,7 +221,7 @@ class LanguageModel(nnx.Module):
         chex.assert_shape(lengths, tokens.shape[:1])
         mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
         x = self.dropout(self.embed(tokens))
-        program = program_mask(tokens, mask) if self.config.program_encoder else None
+        program = program_mask(tokens, mask) if self._needs_program else None
         layers = []
         for block in self.blocks:
             x, _, layer = block(x, mask, lengths, program=program)

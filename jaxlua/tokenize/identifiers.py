@@ -11,6 +11,13 @@ names and of variable names in traces, and the tokens every vocabulary of that s
   and every name of a program that can read names as data (`_G`, `load`, `pcall`: `lua_library.REFLECTIVE`).
   Kept library names and the first `CANONICAL_NAMES` canonical names are one token each and reserved in the
   vocabulary; any other name is spelled, so no identifier is ever `<UNK>`.
+
+The closed styles (`spelled`, `canonical`) also reserve what else a valid program can hold: Lua 5.4's two
+attributes and every ASCII control character and non-UTF-8 byte of a string literal (`CLOSED_LITERALS`).
+Canonical reserves, per library name, each token it can be written as: `IDENTIFIER(name)` (a variable or a
+field), `METHOD_CALL(name)` (any library name used as a method, `t:insert(x)`), and `FUNCTION_CALL(name)`
+for globals and `lib.member`; and `IDENTIFIER(vN)` / `FUNCTION_CALL(vN)` for N <= `CANONICAL_NAMES`. Past
+that cap a name is `NAME v 6 5` and its call `NAME v 6 5 CALL ... CALL_END`, both made of reserved tokens.
 """
 from __future__ import annotations
 
@@ -93,6 +100,9 @@ class SpelledStyle(NamesStyle):
     def name_tokens(self, name: str) -> list[str]:
         return [tn.NAME, *name]
 
+    def reserved_tokens(self) -> tuple[str, ...]:
+        return CLOSED_LITERALS
+
 
 class CanonicalStyle(NamesStyle):
     """Variables renamed by first appearance; library, field and method names kept (see module doc)."""
@@ -103,6 +113,10 @@ class CanonicalStyle(NamesStyle):
         super().__init__()
         self._names: dict[str, str] = {}
         self._rename = True
+        # Per program: an identifier's bytes -> its tokens, and a callee's bytes -> its call head (the hot path
+        # of the walk; an entry is made where `_variable` first sees the name, so numbering is unchanged).
+        self._written: dict[bytes, list[str]] = {}
+        self._heads: dict[bytes, str | None] = {}
 
     def actions(self) -> dict[int, syntax.Handler]:
         actions: dict[int, syntax.Handler] = {syntax.IDENTIFIER_ID: self._identifier}
@@ -117,7 +131,8 @@ class CanonicalStyle(NamesStyle):
 
     def walk(self, root: Node, actions: dict) -> list[str]:
         # A reflective name anywhere in the text (even in a string) keeps every name: cheap and conservative.
-        self._names, self._rename = {}, _REFLECTIVE_WORD.search(root.text) is None
+        self._names, self._written, self._heads = {}, {}, {}
+        self._rename = not is_reflective(root.text)
         return syntax.walk(root, actions)
 
     # ----------------------------------------------------------------------------------- variables
@@ -133,12 +148,11 @@ class CanonicalStyle(NamesStyle):
         return canonical, canonical in _RESERVED_CANONICAL
 
     def _identifier(self, node: Node, out: list, stack: list) -> None:
-        name, single = self._variable(syntax.text(node))
-        if single:
-            out.append(tn.IDENTIFIER_FMT.format(name))
-        else:
-            out.append(tn.NAME)
-            out.extend(name)
+        raw = node.text
+        tokens = self._written.get(raw)
+        if tokens is None:
+            tokens = self._written[raw] = self.name_tokens(raw.decode("utf-8", "surrogateescape"))
+        out += tokens
 
     def name_tokens(self, name: str) -> list[str]:
         written, single = self._variable(name)
@@ -146,8 +160,13 @@ class CanonicalStyle(NamesStyle):
 
     def call_head(self, callee: Node) -> str | None:
         if callee.kind_id == syntax.IDENTIFIER_ID:
-            name, single = self._variable(syntax.text(callee))
-            return tn.FUNCTION_CALL_FMT.format(name) if single else None
+            raw = callee.text
+            try:
+                return self._heads[raw]
+            except KeyError:
+                name, single = self._variable(raw.decode("utf-8", "surrogateescape"))
+                head = self._heads[raw] = tn.FUNCTION_CALL_FMT.format(name) if single else None
+                return head
         dotted = syntax.dotted_name(callee)
         if dotted in lib.DOTTED_FUNCTIONS:
             return tn.FUNCTION_CALL_FMT.format(dotted)
@@ -156,7 +175,8 @@ class CanonicalStyle(NamesStyle):
     # -------------------------------------------------------------------------------------- fields
     @staticmethod
     def _field_tokens(name: str) -> list[str]:
-        return [tn.IDENTIFIER_FMT.format(name)] if name in lib.LIBRARY_NAMES else [tn.NAME, *name]
+        tokens = _FIELD_TOKENS.get(name)
+        return [tn.NAME, *name] if tokens is None else tokens
 
     def method_tokens(self, name: str) -> list[str]:
         return [tn.METHOD_CALL_FMT.format(name)] if name in lib.LIBRARY_NAMES else [tn.METHOD_CALL, *name]
@@ -194,6 +214,16 @@ class CanonicalStyle(NamesStyle):
 
 
 _REFLECTIVE_WORD = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in sorted(lib.REFLECTIVE)) + rb")\b")
+_REFLECTIVE_BYTES = tuple(n.encode() for n in sorted(lib.REFLECTIVE))
+
+
+def is_reflective(source: bytes) -> bool:
+    """Whether a reflective name (`lua_library.REFLECTIVE`) occurs as a word in `source`. Substring tests
+    first: the regex alone costs more than the rest of a short program's identifiers."""
+    for word in _REFLECTIVE_BYTES:
+        if word in source:
+            return _REFLECTIVE_WORD.search(source) is not None
+    return False
 
 
 def _visit_children(node: Node, stack: list) -> None:
@@ -202,10 +232,19 @@ def _visit_children(node: Node, stack: list) -> None:
     stack += children
 
 
+# Library field names -> their one token, made once (callers read these lists, never change them).
+_FIELD_TOKENS: dict[str, list[str]] = {name: [tn.IDENTIFIER_FMT.format(name)] for name in lib.LIBRARY_NAMES}
+# What a closed style reserves beyond names: Lua 5.4's attributes and the characters outside string.printable.
+CLOSED_LITERALS: tuple[str, ...] = (tuple(tn.ATTRIBUTE_FMT.format(a) for a in tn.ATTRIBUTES)
+                                    + tn.CONTROL_CHARS + tn.RAW_BYTE_CHARS)
 _RESERVED_CANONICAL = frozenset(f"{_CANONICAL_PREFIX}{i}" for i in range(1, CANONICAL_NAMES + 1))
 _CANONICAL_RESERVED: tuple[str, ...] = tuple(
     [tn.IDENTIFIER_FMT.format(f"{_CANONICAL_PREFIX}{i}") for i in range(1, CANONICAL_NAMES + 1)]
     + [tn.FUNCTION_CALL_FMT.format(f"{_CANONICAL_PREFIX}{i}") for i in range(1, CANONICAL_NAMES + 1)]
     + [tn.IDENTIFIER_FMT.format(name) for name in sorted(lib.LIBRARY_NAMES)]
     + [tn.FUNCTION_CALL_FMT.format(name) for name in sorted(lib.KEPT_VARIABLES | lib.DOTTED_FUNCTIONS)]
-    + [tn.METHOD_CALL_FMT.format(name) for name in sorted(set(lib.METHODS))])
+    + [tn.METHOD_CALL_FMT.format(name) for name in sorted(set(lib.METHODS))]
+    # Added later (after the first reservations, so those keep their order): every library name as a method
+    # (`t:insert(x)` is METHOD_CALL(insert)), then the closed literal set.
+    + [tn.METHOD_CALL_FMT.format(name) for name in sorted(lib.LIBRARY_NAMES - set(lib.METHODS))]
+    + list(CLOSED_LITERALS))

@@ -66,7 +66,7 @@ def _attribute(node: Node, out: list, stack: list) -> None:
 
 def _call_handler(style: NamesStyle, close: str | None) -> syntax.Handler:
     """Emit or schedule a call: [callee tokens] FUNCTION_CALL(name)|METHOD_CALL(m)|CALL, arguments, `close`."""
-    call_head, method_tokens = style.call_head, style.method_tokens
+    call_head, method_tokens, parens = style.call_head, style.method_tokens, syntax.PARENS
 
     def call(node: Node, out: list, stack: list) -> None:
         callee = node.child_by_field_id(syntax.NAME_FIELD)
@@ -74,7 +74,11 @@ def _call_handler(style: NamesStyle, close: str | None) -> syntax.Handler:
         if close is not None:
             stack.append(close)
         if arguments is not None:
-            stack += [c for c in reversed(arguments.children) if c.kind_id not in syntax.PARENS]
+            children = arguments.children
+            if children and children[0].kind_id in parens:  # `(a, b)`: the brackets are first and last
+                children = children[1:-1]
+            children.reverse()
+            stack += children
         head = call_head(callee) if callee is not None else None
         if head is not None:  # nothing of the callee is walked: the head goes out now
             out.append(head)

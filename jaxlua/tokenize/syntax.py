@@ -117,13 +117,13 @@ def walk(root: Node, actions: dict[int, Action]) -> list[str]:
     stack: list = [root]
     pop = stack.pop
     get = actions.get
+    str_ = str
     while stack:
         node = pop()
-        try:
-            action = get(node.kind_id)
-        except AttributeError:  # a token string scheduled by a handler
+        if node.__class__ is str_:  # a token string scheduled by a handler
             append(node)
             continue
+        action = get(node.kind_id)
         if action is None:  # structural node: visit its children in order
             children = node.children
             if children:
@@ -132,7 +132,7 @@ def walk(root: Node, actions: dict[int, Action]) -> list[str]:
             elif node.end_byte > node.start_byte:  # a leaf the tables do not know: keep its text
                 append(tn.RAW)
                 extend(text(node))
-        elif action.__class__ is str:  # keyword / operator leaf
+        elif action.__class__ is str_:  # keyword / operator leaf
             append(action)
         else:
             action(node, out, stack)

@@ -1,4 +1,4 @@
-"""Tokenization speed, measured the way README reports it: one process, CPU time, best of a few passes."""
+"""Tokenization speed, measured the way results/README.md reports it: one process, CPU time, best of a few passes."""
 from __future__ import annotations
 
 import time

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from absl import logging
 from tree_sitter import Node
 
 from jaxlua.config import DIGIT_ORDERS, IDENTIFIER_STYLES, TOKENIZER_MODES
@@ -37,7 +38,7 @@ class Tokenizer:
         where renaming cannot change the output); `digits`: "msd" or "lsd" (numbers in outputs and trace
         values least significant digit first); `program_copies`: 2 writes the program's tokens twice,
         `program <BOS> program`, so a left-to-right model reads it a second time knowing all of it.
-        `spell_identifiers=True` is the older name of "spelled"."""
+        `spell_identifiers=True` is an alias of "spelled"."""
         _check(TOKENIZER_MODES, "mode", mode)
         if program_copies not in PROGRAM_COPIES:
             raise ValueError(f"program_copies must be one of {PROGRAM_COPIES}, got {program_copies!r}")
@@ -170,6 +171,18 @@ class Tokenizer:
                                 settings=self.settings())
 
     def load_vocabulary(self, path) -> Vocabulary:
-        """`Vocabulary.load`, refusing a vocabulary saved for other tokenizer settings."""
-        return Vocabulary.load(path, settings=self.settings())
+        """`Vocabulary.load`, refusing a vocabulary saved for other tokenizer settings. One built before some
+        of `reserved_tokens()` were reserved still loads and encodes as it did (the token stream does not
+        depend on the vocabulary); one warning line says how many are missing (they encode to <UNK>)."""
+        vocab = Vocabulary.load(path, settings=self.settings())
+        missing = self.missing_reserved(vocab)
+        if missing:
+            logging.warning("vocabulary %s lacks %d of the tokens %r reserves (e.g. %s): programs using them "
+                            "encode to <UNK>; a new run reserves them", path, len(missing), self,
+                            ", ".join(map(repr, missing[:3])))
+        return vocab
+
+    def missing_reserved(self, vocab: Vocabulary) -> list[str]:
+        """This tokenizer's reserved tokens (trace separators aside) that `vocab` does not hold."""
+        return [token for token in self.reserved_tokens() if token not in vocab]
 

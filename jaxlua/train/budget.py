@@ -8,7 +8,9 @@ the update scale (`TrainState.plateau.scale`, the factor reduce-on-plateau also 
 spent share, from 1 down to `min_lr_ratio`; the run ends at the step where the budget is spent. Step times vary
 with the batch width and the machine's load, so no step count planned in advance would end on time.
 
-The seconds spent are saved in every checkpoint, so a resumed run continues the budget where it stopped.
+The seconds spent are saved in every checkpoint, so a resumed run continues the budget where it stopped, and a
+larger `time_budget_s` continues a finished run. A budgeted run is not step-exact across machines;
+`time_budget_s=0` with `steps=N` is.
 """
 from __future__ import annotations
 

@@ -3,21 +3,24 @@
 Strategies: "none" (every batch from the whole train split), "sequential" (one stage per level, easiest
 first; the same model keeps training when the stage advances), "blend" (each batch comes from the current
 stage with probability 1 - blend_fraction, else from all stages; Learning to Execute's "mixed") and
-"cumulative" (stage k holds the first k+1 levels, so easier levels keep being trained). A stage advances after a fixed number of
-steps, or when the validation exact match on the stage's levels reaches a threshold. The curriculum state is
-two integers (stage, step the stage began) saved in every checkpoint, so a resumed run samples the same
-batches as an uninterrupted one.
+"cumulative" (stage k holds the first k+1 levels, so easier levels keep being trained). A stage advances after a
+fixed number of steps, or when the validation exact match on the stage's levels reaches a threshold. "mastery"
+(the stream only) sets the stream's level mix from the validation exact match per level (mastery.py). The
+curriculum state is two integers (stage, step the stage began), plus the mastery state, saved in every
+checkpoint, so a resumed run samples the same batches as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
 from jaxlua.train.batching import Arrays, PoolStream, bucket_edges, make_batch
 from jaxlua.train.config import TrainConfig
+from jaxlua.train.mastery import MasteryRule
 
 _ALL_POOL = 1000  # seed-key id of the "all stages" pool; stage pools use their stage index.
 _BLEND_BLOCK = 4096
@@ -25,22 +28,30 @@ _BLEND_BLOCK = 4096
 
 @dataclasses.dataclass
 class CurriculumState:
-    """Where the curriculum is: the current stage and the global step at which it began."""
+    """Where the curriculum is: the current stage and the global step at which it began (and, for the mastery
+    curriculum, its JSON state: jaxlua.train.mastery)."""
 
     stage: int = 0
     stage_start: int = 0
+    mastery: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, int]:
-        return {"stage": self.stage, "stage_start": self.stage_start}
+    def to_dict(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"stage": self.stage, "stage_start": self.stage_start}
+        if self.mastery is not None:
+            values["mastery"] = self.mastery
+        return values
 
 
 class Curriculum:
     """Stages (sets of levels) and the rule to advance through them."""
 
-    def __init__(self, config: TrainConfig, levels_present: np.ndarray):
+    def __init__(self, config: TrainConfig, levels_present: np.ndarray, mastery: MasteryRule | None = None):
         self.strategy = config.curriculum
+        if (self.strategy == "mastery") != (mastery is not None):
+            raise ValueError("the mastery curriculum needs its rule (the stream's levels and lengths), and only it")
+        self.mastery = mastery
         levels = sorted(int(level) for level in np.unique(levels_present))
-        if self.strategy == "none":
+        if self.strategy in ("none", "mastery"):
             self.stages: list[tuple[int, ...]] = [tuple(levels)]
         elif self.strategy == "cumulative":
             self.stages = [tuple(levels[: k + 1]) for k in range(len(levels))]
@@ -51,6 +62,10 @@ class Curriculum:
         self._explicit_stage_steps = bool(config.curriculum_stage_steps)
         self.em_threshold = config.curriculum_em_threshold
         self.blend_fraction = config.blend_fraction
+
+    def initial_state(self) -> CurriculumState:
+        """The state of a run's first step."""
+        return CurriculumState(mastery=self.mastery.initial() if self.mastery is not None else None)
 
     def on_share(self, state: CurriculumState, step: int, share: float) -> CurriculumState:
         """Under a time budget (advancing by steps, none set per stage): stage k begins when the share k / stages
@@ -72,7 +87,10 @@ class Curriculum:
         return state
 
     def on_eval(self, state: CurriculumState, step: int, exact_match_by_level: dict[int, float]) -> CurriculumState:
-        """Advances when the current stage's validation exact match reaches the threshold."""
+        """Advances when the current stage's validation exact match reaches the threshold (the mastery
+        curriculum: sets the level mix from it)."""
+        if self.mastery is not None:
+            return dataclasses.replace(state, mastery=self.mastery.on_eval(state.mastery, step, exact_match_by_level))
         if self.advance_rule != "exact_match" or state.stage >= self.num_stages - 1:
             return state
         scores = [exact_match_by_level[lv] for lv in self.stages[state.stage] if lv in exact_match_by_level]

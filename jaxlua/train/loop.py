@@ -78,6 +78,40 @@ class TrainResult:
     end_step: int = 0  # the last step trained (`steps`, or where the time budget ran out)
 
 
+class ProgressBar:
+    """The loop's progress bar, counting what bounds the run: seconds of the time budget (the steps done shown
+    beside them), or steps when there is no budget."""
+
+    def __init__(self, config: TrainConfig, budget: TimeBudget | None, start: int, enabled: bool) -> None:
+        self._budget = budget
+        if budget is None:
+            self._bar = tqdm(total=config.steps, initial=start, disable=not enabled, desc=f"train {config.model.cell}",
+                             unit="step", dynamic_ncols=True)
+        else:
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+            self._bar = tqdm(total=round(budget.seconds), initial=min(budget.spent(0.0), budget.seconds),
+                             disable=not enabled, desc=f"train {config.model.cell} (time budget)", unit="s",
+                             bar_format=fmt, dynamic_ncols=True)
+        self._postfix: dict[str, str] = {}
+
+    def advance(self, step: int, elapsed: float) -> None:
+        """After `step` steps, `elapsed` seconds into this process's loop."""
+        if self._budget is None:
+            self._bar.update(1)
+            return
+        self._postfix["step"] = str(step)
+        self._bar.set_postfix(self._postfix, refresh=False)
+        spent = min(self._budget.spent(elapsed), self._budget.seconds)
+        self._bar.update(spent - self._bar.n)
+
+    def set_postfix(self, **values: str) -> None:
+        self._postfix.update(values)
+        self._bar.set_postfix(self._postfix)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
 def validation_subset(data: Arrays, max_examples: int, seed: int) -> Arrays:
     """A seeded sample of at most `max_examples` validation rows (all of them when there are fewer)."""
     if len(data) <= max_examples:
@@ -155,7 +189,7 @@ def train(
     state = dp.replicate(state)
     checkpoints = Checkpoints(workdir, config.max_to_keep)
     curriculum = source.curriculum
-    cstate, best_val_loss, budget_spent = CurriculumState(), math.inf, 0.0
+    cstate, best_val_loss, budget_spent = curriculum.initial_state(), math.inf, 0.0
     restored = checkpoints.restore(state)
     if restored is not None:
         state, meta = restored
@@ -198,19 +232,12 @@ def train(
         elapsed = time.perf_counter() - window_start
         scalars = {name: float(np.mean([v[name] for v in values])) for name in values[0] if name != "tokens"}
         scalars["tokens_per_s"] = pending_tokens / max(elapsed, 1e-9)
-        scalars["stage"] = cstate.stage
+        scalars["stage"] = cstate.stage if cstate.mastery is None else cstate.mastery["admitted"]
         scalars.update(source.scalars())
         pending, pending_tokens, window_start = [], 0, time.perf_counter()
         return scalars
 
-    bar = tqdm(
-        total=config.steps,
-        initial=start,
-        disable=not progress,
-        desc=f"train {config.model.cell}",
-        unit="step",
-        dynamic_ncols=True,
-    )
+    bar = ProgressBar(config, budget, start, progress)
     done = start
     last = start if budget is not None and start and budget.done(0.0) else config.steps  # a spent budget: done
     _RUNNING.set()
@@ -225,7 +252,7 @@ def train(
             pending.append(metrics)
             pending_tokens += int(host_batch["lengths"].sum())
             done = step + 1
-            bar.update(1)
+            bar.advance(done, time.perf_counter() - begin)
             if budget is not None:
                 elapsed = time.perf_counter() - begin
                 if budget.done(elapsed):
@@ -260,7 +287,11 @@ def train(
                 logging.info(
                     "step %d: val_loss %.4f, val_exact_match %.3f", done, val["val_loss"], val["val_exact_match"]
                 )
-            if new_cstate != cstate:
+            if new_cstate.mastery is not None and new_cstate.mastery["admitted"] != cstate.mastery["admitted"]:
+                logging.info("mastery: level %s admitted at step %d (mix %s)",
+                             curriculum.mastery.levels[new_cstate.mastery["admitted"] - 1], done,
+                             [round(w, 4) for w in new_cstate.mastery["mix"][-1][1]])
+            if new_cstate.stage != cstate.stage:
                 logging.info(
                     "curriculum: stage %d -> %d (levels %s) at step %d",
                     cstate.stage,
@@ -268,7 +299,7 @@ def train(
                     curriculum.stages[new_cstate.stage],
                     done,
                 )
-                cstate = new_cstate
+            cstate = new_cstate
             if eval_due and val["val_loss"] < best_val_loss:
                 best_val_loss = val["val_loss"]
                 checkpoints.save(done, state, meta(done), best=True)

@@ -18,7 +18,24 @@ import numpy as np
 from jaxlua.train.batching import Arrays
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
+from jaxlua.train.mastery import MasteryRule
 from jaxlua.train.step import output_span
+
+
+def mastery_rule(config: TrainConfig, val: Any) -> MasteryRule:
+    """The mastery curriculum of a stream run: its levels in `config.levels` order, the mean length of each
+    level's validation programs, and the config's thresholds."""
+    levels = config.stream_levels
+    lengths = np.asarray(val.lengths, np.float64)
+    val_levels = np.asarray(val.level)
+    means = []
+    for level in levels:
+        rows = lengths[val_levels == level]
+        if not len(rows):
+            raise ValueError(f"the mastery curriculum needs validation programs of every level; level {level} has none")
+        means.append(float(rows.mean()))
+    return MasteryRule(levels, tuple(means), config.mastery_threshold, config.mastery_patience, config.mastery_floor,
+                       config.mastery_start)
 
 
 class BatchSource(abc.ABC):
@@ -63,7 +80,9 @@ class StreamSource(BatchSource):
 
     def __init__(self, stream: Any, config: TrainConfig) -> None:
         self._stream = stream
-        self.curriculum = Curriculum(config, np.asarray(stream.config.levels))
+        self._mastery = config.curriculum == "mastery"
+        self.curriculum = Curriculum(config, np.asarray(stream.config.levels),
+                                     mastery_rule(config, stream.val) if self._mastery else None)
         self.edges = tuple(int(w) for w in stream.widths)
         cap = int(stream.config.generator.max_output_chars) + 1
         self.loss_window = min(cap, stream.config.max_len - 3)
@@ -73,6 +92,8 @@ class StreamSource(BatchSource):
         self._next_step = -1
 
     def batch(self, step: int, cstate: CurriculumState) -> dict[str, np.ndarray]:
+        if self._mastery:
+            self._stream.set_mix(cstate.mastery["mix"], step)
         if self._batches is None or step != self._next_step:
             self._batches = self._stream.batches(step)
         batch = next(self._batches)

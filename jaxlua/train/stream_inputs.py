@@ -29,9 +29,12 @@ def stream_config(config: TrainConfig) -> Any:
     """The `jaxlua.data.stream.StreamConfig` a run's settings describe (one place for the mapping)."""
     from jaxlua.data.stream import StreamConfig, default_stream_workers  # pylint: disable=import-outside-toplevel
 
+    from jaxlua.train.mastery import initial_mix  # pylint: disable=import-outside-toplevel
+
+    mix = initial_mix(len(config.stream_levels), config.mastery_start) if config.curriculum == "mastery" else ()
     return StreamConfig(levels=config.stream_levels, seed=config.seed, batch_size=config.batch_size,
                         max_len=config.model.max_len, num_buckets=config.num_buckets,
-                        heldout_per_level=config.heldout_per_level,
+                        heldout_per_level=config.heldout_per_level, initial_mix=mix,
                         workers=config.stream_workers or default_stream_workers())
 
 

@@ -33,7 +33,7 @@ def test_make_dataset_cli(tmp_path):
     assert done.returncode == 0, done.stderr
     meta = json.loads((out / "meta.json").read_text())
     assert meta["total"] == 30 and meta["levels"] == [4, 5] and meta["seed"] == 3
-    bad = subprocess.run(command[:-4] + ["--levels", "0,1"], cwd=REPO, capture_output=True, text=True,
+    bad = subprocess.run(command[:-4] + ["--levels", "1,9"], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("make_dataset: --levels")

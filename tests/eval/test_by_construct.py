@@ -34,13 +34,16 @@ def test_groups_of_real_programs():
     fine = C.program_constructs(recursive)
     assert {"function", "recursion", "if", "comparison", "return", "print", "local"} <= set(fine)
     assert fine == [name for name in CONSTRUCTS if name in fine]  # CONSTRUCTS order
-    assert C.construct_groups(fine, "6\n") == ["conditionals", "logic", "functions", "recursion", "arithmetic"]
+    assert C.construct_groups(fine, "6\n") == ["conditionals", "logic", "functions", "recursion", "arithmetic",
+                                                "integer_output"]
+    assert C.construct_groups([], "ab\nv2\n") == [] and C.construct_groups([], "-3\n") == ["integer_output"]
+    assert C.construct_groups([], "1\n0.5\n") == ["float_output"]
 
     loop = 'local t = {}\nfor i = 1, 3 do t[#t + 1] = string.rep("a", i) end\nprint(#t / 2)\n'
     assert C.construct_groups(C.program_constructs(loop), "1.5\n") == [
-        "loops", "tables", "string_library", "arithmetic", "float_output"]
+        "loops", "tables", "string_library", "arithmetic", "float_output"]  # integers too: a float was printed
     assert C.construct_groups(C.program_constructs('print("hi")\n'), "hi\n") == []  # only ungrouped ones
-    assert C.construct_groups(["print", "math.max"], "2\n") == ["math_library"]
+    assert C.construct_groups(["print", "math.max"], "2\n") == ["math_library", "integer_output"]
 
 
 def test_per_construct_by_hand():

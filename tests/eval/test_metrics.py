@@ -22,6 +22,10 @@ def test_exact_match_is_byte_equality():
     assert M.exact_match("", "") == 1.0
     assert M.exact_match("é\n", "é\n".encode("utf-8")) == 1.0
     assert M.exact_match("e\u0301", "é") == 0.0  # different bytes, same look
+    # Bytes Lua printed that are not UTF-8 arrive as surrogate escapes; a model may predict them, or other lone
+    # surrogates: compared as bytes, never an encoding error.
+    assert M.exact_match("\udca8\n", b"\xa8\n") == 1.0 and M.exact_match("a\udca8", "a\udca8") == 1.0
+    assert M.exact_match("\ud800", "\udca8") == 0.0
 
 
 def test_token_exact_match():

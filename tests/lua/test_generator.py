@@ -41,7 +41,7 @@ def test_known_programs_for_seed_zero_are_stable():
     # Levels 4-7 with default knobs still give the programs of generator version 1.
     assert ProgramGenerator(0).sample(4) == "t = 4\ng = 5\nk = 7\nprint(g)\nprint(k / 5)\n"
     generator = ProgramGenerator(0)
-    stream = "".join(generator.sample(level) for level in LEVELS for _ in range(3))
+    stream = "".join(generator.sample(level) for level in range(1, 8) for _ in range(3))  # the ladder: test_ladder
     assert hashlib.sha256(stream.encode()).hexdigest()[:16] == "9d9e5afae4e9b611"
 
 
@@ -101,7 +101,7 @@ def test_number_range_knob():
 
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="level"):
-        ProgramGenerator(0).sample(8)
+        ProgramGenerator(0).sample(9)
     with pytest.raises(ValueError, match="max_number"):
         GeneratorConfig(max_number=0)
     with pytest.raises(TypeError):

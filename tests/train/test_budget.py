@@ -68,3 +68,19 @@ def test_a_tiny_budget_still_ends_cleanly(tmp_path):
     result = train(_config(time_budget_s=1e-3), tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
     assert result.end_step == 1 and math.isfinite(result.best_val_loss)
     assert (tmp_path / "checkpoints").is_dir()
+
+
+def test_progress_bar_counts_what_bounds_the_run(capsys):
+    from jaxlua.train.loop import ProgressBar  # pylint: disable=import-outside-toplevel
+
+    config = TrainConfig(time_budget_s=450.0, steps=100_000)
+    bar = ProgressBar(config, TimeBudget.of(config, spent_before=50.0), start=300, enabled=True)
+    bar.advance(301, 10.0)
+    bar.close()
+    text = capsys.readouterr().err.replace("\r", "\n").strip().split("\n")[-1]
+    assert "60/450 s" in text and "step=301" in text and "100000" not in text
+    plain = TrainConfig(steps=40)
+    bar = ProgressBar(plain, None, start=3, enabled=True)
+    bar.advance(4, 1.0)
+    bar.close()
+    assert "4/40" in capsys.readouterr().err

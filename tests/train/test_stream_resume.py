@@ -94,3 +94,18 @@ def test_sigkill_then_resume_matches_uninterrupted_on_the_stream(tmp_path):
     assert start_step in saved and start_step > 0, (start_step, saved)
     expected, actual = np.load(reference_dir / "final_params.npz"), np.load(killed_dir / "final_params.npz")
     assert_same_params(dict(actual), dict(expected))
+
+
+def test_mastery_stream_run_resumes_to_the_same_parameters_and_mix(tmp_path, monkeypatch):
+    # Threshold 0: the second level is admitted at the first validation (step 4); with a lag of one block its
+    # mix reaches the batches from block 2 (step 16), so steps 16-23 train on it, and the resume starts at 16.
+    monkeypatch.setattr("jaxlua.data.stream_mix.MIX_LAG_BLOCKS", 1)
+    settings = dict(steps=24, eval_interval=4, checkpoint_interval=8, log_interval=4, levels="4,6",
+                    curriculum="mastery", mastery_start=1, mastery_threshold=0.0)
+    reference = train_on_stream(tmp_path / "reference", **settings)
+    with pytest.raises(TrainingInterrupted, match="last checkpoint step 16"):
+        train_on_stream(tmp_path / "resumed", wrap=lambda source: StopAt(source, 19), **settings)
+    resumed = train_on_stream(tmp_path / "resumed", **settings)
+    assert resumed.start_step == 16
+    assert_same_params(flat_params(resumed.state), flat_params(reference.state))
+    assert resumed.history[-1] == reference.history[-1]
