@@ -81,7 +81,10 @@ RECIPES: dict[str, Recipe] = {
     "default": Recipe("the main job's recipe (jaxlua.config.DEFAULT) as is", {}),
     "mastery": Recipe("the mastery curriculum: the stream's level mix follows validation, levels admitted in "
                       "the order 0, 8, 4, 5, 6, 7, 1, 2, 3 (the ladder's rungs, TinyPy, then the full constructs)",
-                      {"curriculum": "mastery", "levels": "0,8,4,5,6,7,1,2,3"}),
+                      {"curriculum": "mastery", "levels": "0,8,4,5,6,7,1,2,3", "eval_interval": 100}),
+    "mastery_recall": Recipe("the mastery curriculum with program recall (64 wide) in every block",
+                             {"curriculum": "mastery", "levels": "0,8,4,5,6,7,1,2,3", "eval_interval": 100,
+                              "recall_dim": 64}),
     "minlstm": Recipe("the MinLSTM cell in place of the MinGRU", {"cell": "minlstm"}),
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")

@@ -1,11 +1,14 @@
 r"""Train a model, evaluate it on the test split, print the metrics table.
 
     python -m experiments.train --workdir runs/default [--data_dir DIR] [--preset default|paper] \
-        [--cell gru] [--steps N] [--seed S] [any TrainConfig setting as --name=value]
+        [--cell gru] [--steps N] [--seed S] [any TrainConfig setting as --name=value] \
+        [--coordinator HOST:PORT --num_processes N --process_id I]   # one process of an N-process run
 
 Every TrainConfig setting is a flag (jaxlua.cli.flags); a flag left unset keeps the preset's value. Running the
 same command again resumes from the workdir's latest checkpoint; a larger --steps continues a finished run,
-any other change of configuration or dataset is refused. Flags are validated before anything is written,
+any other change of configuration or dataset is refused. With --coordinator (or `--coordinator auto` under
+SLURM, Open MPI, ...) this is one process of a data-parallel run over several hosts (jaxlua.train.distributed;
+results/README.md, "Training on several hosts"). Flags are validated before anything is written,
 loaded or compiled: a bad value prints one line and exits with code 2, and so does data the run cannot use (a
 split missing, malformed or empty, or no program short enough for --max_len).
 """
@@ -29,6 +32,12 @@ flags.DEFINE_integer("eval_num_samples", 0, "Sampled outputs per program for pas
 flags.DEFINE_integer("eval_batch_size", 64, "Programs decoded per batch in the evaluation.")
 flags.DEFINE_integer("eval_latency_programs", 32, "Programs timed one at a time for latency.")
 flags.DEFINE_bool("progress", True, "Show progress bars.")
+flags.DEFINE_string("coordinator", None, "HOST:PORT of process 0 in a multi-process run (the same on every process), "
+                    "or auto: read it, the process count and id from the cluster (SLURM, Open MPI, ...) and "
+                    "JAX_COORDINATOR_ADDRESS. Unset: one process.")
+flags.DEFINE_integer("num_processes", None, "Processes of a multi-process run (one per host), with --coordinator.")
+flags.DEFINE_integer("process_id", None, "This process's id in a multi-process run, 0 to num_processes - 1 (0 on "
+                     "the coordinator's host).")
 define_config_flags()
 
 FLAGS = flags.FLAGS
@@ -43,10 +52,24 @@ def parse(values: flags.FlagValues) -> tuple[TrainConfig, pathlib.Path]:
         raise FlagError("--eval_num_samples and --eval_latency_programs must be >= 0 and --eval_batch_size >= 1")
     workdir = pathlib.Path(values.workdir or f"runs/{values.preset}-{config.model.cell}").expanduser()
     check_writable_dir(workdir)
-    import jax  # pylint: disable=import-outside-toplevel  (only once the cheap checks passed)
+    # pylint: disable=import-outside-toplevel  (only once the cheap checks passed)
+    import jax
 
-    if config.batch_size % jax.local_device_count():
-        raise FlagError(f"--batch_size {config.batch_size} is not divisible by the {jax.local_device_count()} devices")
+    from jaxlua.train import distributed
+
+    try:
+        launch = distributed.settings(values.coordinator, values.num_processes, values.process_id)
+    except ValueError as exc:
+        raise FlagError(str(exc)) from None
+    try:
+        distributed.initialize(launch)
+    except Exception as exc:  # pylint: disable=broad-except  # jax raises ValueError, RuntimeError, XlaRuntimeError
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise FlagError(f"could not join the multi-process run ({launch.coordinator}): {lines[0][:300]}") from None
+    if config.batch_size % jax.device_count():  # every process's devices: the global batch is split over all
+        where = f" of {jax.process_count()} processes" if jax.process_count() > 1 else ""
+        raise FlagError(f"--batch_size {config.batch_size} is not divisible by the {jax.device_count()} "
+                        f"devices{where}")
     return config, workdir
 
 
@@ -58,6 +81,8 @@ def main(argv: list[str]) -> None:
     except FlagError as exc:
         fail(exc)
     # pylint: disable=import-outside-toplevel
+    import jax
+
     from jaxlua.cli.experiment import (
         BAD_INPUT_ERRORS,
         EvalOptions,
@@ -88,6 +113,8 @@ def main(argv: list[str]) -> None:
         fail("stopped outside the training steps (preparing data or evaluating); re-run the same command to "
              "resume", code=1)
     seconds = time.perf_counter() - begin
+    if jax.process_index() != 0:
+        return  # process 0 reports the run
     summary = metrics["train"]
     resumed = f", resumed at step {summary['resumed_from_step']}" if summary["resumed_from_step"] else ""
     print(

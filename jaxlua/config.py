@@ -124,8 +124,8 @@ class ModelConfig(_Config):
                                 "to the program positions, for looking up and copying what the program holds.",
                              low=0)
     num_heads: int = _field(4, "Attention heads.", low=0, low_open=True)
-    dropout: float = _field(0.0, "Dropout rate (off by default: the small models underfit; README, \"Does it "
-                                 "learn?\").", low=0.0, high=1.0, high_open=True)
+    dropout: float = _field(0.0, "Dropout rate (off by default: the small models underfit; results/README.md, "
+                                 "\"Does it learn?\").", low=0.0, high=1.0, high_open=True)
     max_len: int = _field(512, "Longest encoded sequence (data filter and the Transformer's positions).", low=4)
     scan_method: str = _field("auto", "Linear-scan backend of the min cells.", choices=SCAN_METHODS)
     dtype: str = _field("float32", "Compute dtype.", choices=DTYPES)
@@ -185,7 +185,7 @@ class TokenizerConfig(_Config):
         """The identifier style in force: `identifiers`, or when unset canonical in semantic mode, else names.
 
         Canonical is the semantic default because whole-name tokens do not close over varied programs: their
-        vocabulary grows with the data and unseen names become <UNK> (measured in README, "Tokens").
+        vocabulary grows with the data and unseen names become <UNK> (results/README.md, "Tokens").
         """
         if self.identifiers is not None:
             return self.identifiers
@@ -193,7 +193,7 @@ class TokenizerConfig(_Config):
 
     @property
     def spell_identifiers(self) -> bool:
-        """The tokenizer's older name for identifiers="spelled"."""
+        """Whether identifiers are spelled (`Tokenizer`'s boolean for identifiers="spelled")."""
         return self.identifier_style == "spelled"
 
 
@@ -238,8 +238,8 @@ class TrainConfig(_Config):
     steps: int = _field(1200, "Training steps (may grow on resume); with time_budget_s, the most steps.", low=0,
                         low_open=True)
     time_budget_s: float = _field(0.0, "Train for this many wall-clock seconds (0 = off; compilation and validation "
-                                       "included): the step rate measured over the first steps plans the run's "
-                                       "length, and the learning-rate schedule ends with the budget.", low=0.0)
+                                       "included): the learning rate follows a cosine of the budget's spent share and "
+                                       "the run ends when it is spent.", low=0.0)
     lr: float = _field(3e-3, "Peak learning rate.", low=0.0, low_open=True)
     weight_decay: float = _field(1e-3, "AdamW weight decay.", low=0.0)
     b1: float = _field(0.9, "Adam beta1.", low=0.0, high=1.0)
@@ -464,7 +464,7 @@ DEFAULT = TrainConfig(stream=True, levels="1,2,3,4,5,6,7", heldout_per_level=300
 # The same recipe for 20 minutes of training (within half an hour of a 2-core CPU, evaluation included).
 LONG = DEFAULT.replace(time_budget_s=1200.0)
 
-# One GPU hour, not measured (no GPU was lent when it was written): a wider, deeper hybrid (attention helps most
+# One GPU hour, not yet run on a GPU: a wider, deeper hybrid (attention helps most
 # per step in the study, and costs little on a GPU), batch 256, more generator processes.
 GPU = DEFAULT.replace(time_budget_s=3600.0, batch_size=256, embed_dim=256, hidden_dim=1024, num_layers=4,
                       attention=True, num_heads=8, lr=1e-3, stream_workers=8, eval_interval=500)

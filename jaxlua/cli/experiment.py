@@ -6,6 +6,7 @@ and `experiments/predict.py`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
 import signal
@@ -22,6 +23,7 @@ from jaxlua.data.default import cache_root
 from jaxlua.data.splits import DatasetError
 from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictions
 from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
+from jaxlua.train.distributed import is_main_process
 from jaxlua.train.inputs import resolve_data_dir
 from jaxlua.train.loop import loop_running, request_stop, train
 from jaxlua.train.model_state import count_params
@@ -83,14 +85,17 @@ def run_experiment(
     added).
 
     The workdir is checked (no orphaned checkpoints, same configuration and dataset) before anything is written
-    to it, and locked while the run lasts.
+    to it, and locked while the run lasts. Past one process (jaxlua.train.distributed) every process trains and
+    evaluates, and process 0 alone takes the lock, shows progress and writes the files.
     """
     workdir = pathlib.Path(workdir)
+    main = is_main_process()
+    progress = progress and main
     fingerprint = None if config.stream else dataset_fingerprint(resolve_data_dir(config.data_dir))
     if workdir.is_dir():
         check_not_orphaned(workdir)
     check_resume(workdir, config, fingerprint)
-    with WorkdirLock(workdir, "train"):
+    with WorkdirLock(workdir, "train") if main else contextlib.nullcontext():
         log_steps_growth(workdir, config)
         with open_run_data(config, workdir, cache_root() / "encoded", progress) as data:  # a stream ends here
             begin = time.perf_counter()
@@ -129,8 +134,9 @@ def run_experiment(
         )
         metrics = evaluation.metrics
         metrics["train"] = summary
-        write_metrics(workdir, metrics)
-        write_predictions(workdir, evaluation.predictions)
+        if main:
+            write_metrics(workdir, metrics)
+            write_predictions(workdir, evaluation.predictions)
     return metrics
 
 

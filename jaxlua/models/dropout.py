@@ -2,7 +2,7 @@
 
 `nnx.Dropout` draws `jax.random.bernoulli(key, shape)`: a threefry-2x32 evaluation per element, which XLA
 compiles to slow scalar-heavy code on CPU (at the dissertation's size it cost more than the whole MinGRU scan;
-README's training section has the figures). Here the key gives two 32-bit words (one tiny threefry call) and
+results/README.md, "Speed", has the figures). Here the key gives two 32-bit words (one tiny threefry call) and
 every element's bits are a keyed mix of its flat index:
 
     x = fmix32(fmix32(index ^ k0) + k1),   keep where x < keep_prob * 2**32

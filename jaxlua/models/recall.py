@@ -29,6 +29,9 @@ RecallMemory = tuple[jax.Array, jax.Array, jax.Array]  # keys, values [B,T,heads
 HEAD_DIM = 32  # recall width / HEAD_DIM heads: few wide heads, since small batched products are slow on a CPU
 _MASKED = -1e30
 _FIRST_WINDOW = 16  # the smallest query window; each next one is 4 times wider, while narrower than T
+# Up to this width every position is a query (the plain masked [T, T] form): the window's switch, gathers and
+# scatters cost more than the scores they save on short sequences.
+PLAIN_UP_TO = 128
 
 
 def query_windows(width: int) -> tuple[int, ...]:
@@ -103,7 +106,7 @@ class ProgramRecall(nnx.Module):
         chex.assert_axis_dimension(x, -1, self.dim)
         chex.assert_shape([program, outputs], x.shape[:2])
         memory = self.memory(x, program)
-        windows = query_windows(x.shape[1])
+        windows = query_windows(x.shape[1]) if x.shape[1] > PLAIN_UP_TO else (x.shape[1],)
         if len(windows) == 1:
             return self._windowed(windows[0], x, memory, outputs), memory
         span = jnp.max(jnp.sum(outputs, axis=1, dtype=jnp.int32))

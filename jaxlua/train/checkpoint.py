@@ -22,6 +22,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from jaxlua.io import atomic_write_text
+from jaxlua.train.distributed import barrier, is_main_process
 from jaxlua.train.config import TrainConfig, config_differences
 
 CONFIG_FILE = "config.json"
@@ -57,10 +58,14 @@ def check_resume(workdir: str | pathlib.Path, config: TrainConfig, fingerprint: 
 def prepare_workdir(
     workdir: str | pathlib.Path, config: TrainConfig, dataset_info: dict[str, Any], vocab: Any | None
 ) -> pathlib.Path:
-    """Creates the workdir, or checks that an existing run there matches `config` and the dataset fingerprint."""
+    """Creates the workdir, or checks that an existing run there matches `config` and the dataset fingerprint.
+
+    Past one process every process checks, and process 0 alone writes the files."""
     workdir = pathlib.Path(workdir)
     check_resume(workdir, config, dataset_info.get("fingerprint"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if not is_main_process():
+        return workdir
     atomic_write_text(workdir / CONFIG_FILE, config.to_json())
     atomic_write_text(workdir / DATASET_FILE, json.dumps(dataset_info, indent=2, sort_keys=True))
     if vocab is not None and not (workdir / VOCAB_FILE).exists():
@@ -76,8 +81,11 @@ def _manager(directory: pathlib.Path, max_to_keep: int, read_only: bool) -> ocp.
     # Orbax writes each step into a temporary folder and renames it into place when complete, so a
     # half-written step is never listed; a writer also removes such leftovers of a killed run. A reader
     # neither creates nor cleans anything (a run may be writing there); Checkpoints refuses its saves.
+    # Past one process, every process saves and restores with orbax; the two managers of a workdir save at the
+    # same steps, so each names its barriers after its own folder (else they collide).
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only
+        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=directory.name),
     )
     return ocp.CheckpointManager(directory.absolute(), options=options, item_names=("state", "meta"))
 
@@ -171,8 +179,10 @@ class Checkpoints:
         while target.exists():
             suffix += 1
             target = self.workdir / "damaged" / f"{slot}-{step}-{suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (self.workdir / slot / str(step)).rename(target)
+        if is_main_process():  # past one process, process 0 moves it and the others wait for that
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (self.workdir / slot / str(step)).rename(target)
+        barrier(f"jaxlua-damaged-{slot}-{step}")
         self._slot(best).reload()
         logging.warning("checkpoint %s is damaged (%s); moved it to %s and falling back to an earlier step",
                         where, _first_line(exc), target)

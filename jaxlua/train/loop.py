@@ -28,12 +28,13 @@ from jaxlua.train.budget import SCALE_EVERY, TimeBudget
 from jaxlua.train.checkpoint import Checkpoints, prepare_workdir
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import CurriculumState
+from jaxlua.train.distributed import StepAgreement, is_main_process
 from jaxlua.train.model_state import build_model, count_params, initial_train_state
 from jaxlua.train.optimizer import make_optimizer, plateau_update
 from jaxlua.train.sharding import DataParallel
 from jaxlua.train.sources import BatchSource, FixedSource
 from jaxlua.train.step import TrainState, make_eval_step, make_train_step
-from jaxlua.train.writers import MetricWriter
+from jaxlua.train.writers import MetricWriter, NoWriter
 
 
 class TrainingDivergedError(RuntimeError):
@@ -135,7 +136,7 @@ class Validator:
         nll, tokens, correct, rows = [], [], [], []
         for batch in self._batches:
             arrays = {k: v for k, v in batch.items() if k != "row"}
-            out = jax.device_get(self._step(state.params, state.rest, self._dp.shard_batch(arrays)))
+            out = self._dp.fetch(self._step(state.params, state.rest, self._dp.shard_batch(arrays)))
             real = batch["row"] >= 0
             nll.append(out["nll"][real]), tokens.append(out["tokens"][real]), correct.append(out["correct"][real])
             rows.append(batch["row"][real])
@@ -206,7 +207,8 @@ def train(
     train_step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings,
                                  loss_window=source.loss_window)
     rng = dp.replicate(jax.random.key(config.seed))
-    writer = MetricWriter(workdir, resume_step=start)
+    writer = MetricWriter(workdir, resume_step=start) if is_main_process() else NoWriter()
+    agreement = StepAgreement()  # past one process: the same clock and stop step in all of them
     history: list[dict[str, float]] = []
     pending: list[dict[str, jax.Array]] = []
     pending_tokens, window_start, begin = 0, time.perf_counter(), time.perf_counter()
@@ -237,13 +239,13 @@ def train(
         pending, pending_tokens, window_start = [], 0, time.perf_counter()
         return scalars
 
-    bar = ProgressBar(config, budget, start, progress)
+    bar = ProgressBar(config, budget, start, progress and is_main_process())
     done = start
     last = start if budget is not None and start and budget.done(0.0) else config.steps  # a spent budget: done
     _RUNNING.set()
     try:
         for step in range(start, config.steps):
-            if _STOP.is_set():
+            if agreement.stop_requested(_STOP.is_set()):
                 raise KeyboardInterrupt
             if done >= last:
                 break
@@ -252,9 +254,10 @@ def train(
             pending.append(metrics)
             pending_tokens += int(host_batch["lengths"].sum())
             done = step + 1
-            bar.advance(done, time.perf_counter() - begin)
+            now = agreement.after_step(time.perf_counter() - begin, _STOP.is_set())
+            bar.advance(done, now)
             if budget is not None:
-                elapsed = time.perf_counter() - begin
+                elapsed = now
                 if budget.done(elapsed):
                     logging.info("time budget %.0f s spent at step %d", budget.seconds, done)
                     last = done

@@ -68,7 +68,9 @@ def stream_data(config: TrainConfig, workdir: pathlib.Path, progress: bool = Tru
     """The stream's data for a training run in `workdir` (see the module doc); the workers end with the block."""
     from jaxlua.train.sources import StreamSource  # pylint: disable=import-outside-toplevel
 
-    with open_stream_for(config, saved_vocabulary(config, workdir), workdir, progress) as stream:
+    from jaxlua.train.distributed import stream_state_dir  # pylint: disable=import-outside-toplevel
+
+    with open_stream_for(config, saved_vocabulary(config, workdir), stream_state_dir(workdir), progress) as stream:
         info = {**stream.info, "fingerprint": stream_fingerprint(stream), "tokenizer": config.tokenizer.to_dict(),
                 "max_len": config.model.max_len}
         yield PreparedData(stream.tokenizer, stream.vocab, StreamSource(stream, config), stream.val, stream.test,

@@ -61,3 +61,16 @@ class MetricWriter:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+class NoWriter:
+    """A MetricWriter that writes nothing: the processes of a multi-process run other than process 0."""
+
+    def write(self, step: int, scalars: Mapping[str, float]) -> None:
+        pass
+
+    def rows(self) -> list[dict[str, str]]:
+        return []
+
+    def close(self) -> None:
+        pass
