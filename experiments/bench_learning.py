@@ -1,7 +1,7 @@
 r"""Learning efficiency: named recipes trained on the program stream for the same wall-clock budget, scored at
 every evaluation point on one fixed, seeded test set.
 
-    python -m experiments.bench_learning [--recipes default,mastery] [--budget_s 450] [--levels 1,2,3] \
+    python -m experiments.bench_learning [--recipes default,previous] [--budget_s 450] [--levels 1,2,3] \
         [--heldout_per_level 300] [--seed 0] [--out runs/learning] [--results_dir results] [--overwrite] \
         [--eval_interval 0] [--nogreedy] [--set name=key:value,key:value]
 
@@ -78,13 +78,14 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "default": Recipe("the main job's recipe (jaxlua.config.DEFAULT) as is", {}),
-    "mastery": Recipe("the mastery curriculum: the stream's level mix follows validation, levels admitted in "
-                      "the order 0, 8, 4, 5, 6, 7, 1, 2, 3 (the ladder's rungs, TinyPy, then the full constructs)",
-                      {"curriculum": "mastery", "levels": "0,8,4,5,6,7,1,2,3", "eval_interval": 100}),
-    "mastery_recall": Recipe("the mastery curriculum with program recall (64 wide) in every block",
-                             {"curriculum": "mastery", "levels": "0,8,4,5,6,7,1,2,3", "eval_interval": 100,
-                              "recall_dim": 64}),
+    "default": Recipe("the main job's recipe (jaxlua.config.DEFAULT) as is: mastery curriculum over the ladder, "
+                      "TinyPy and levels 1-3, program recall", {}),
+    "no_recall": Recipe("the main job's recipe without program recall", {"recall_dim": 0}),
+    "no_curriculum": Recipe("the main job's recipe with the levels taking turns (no mastery curriculum)",
+                            {"curriculum": "none"}),
+    "previous": Recipe("the previous main job: levels 1-7 taking turns, no recall, validation every 200 steps",
+                       {"curriculum": "none", "levels": "1,2,3,4,5,6,7", "recall_dim": 0, "eval_interval": 200}),
+    "conv": Recipe("the main job's recipe with a causal convolution of width 4 before each cell", {"conv_width": 4}),
     "minlstm": Recipe("the MinLSTM cell in place of the MinGRU", {"cell": "minlstm"}),
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -94,7 +95,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 class Options:
     """Everything one benchmark run needs; each field is also a flag."""
 
-    recipes: tuple[str, ...] = option(("default", "mastery"), "Recipes to train, in order: "
+    recipes: tuple[str, ...] = option(("default", "previous"), "Recipes to train, in order: "
                                       f"{', '.join(RECIPES)}, or one defined with --set.")
     budget_s: float = option(DEFAULT.time_budget_s, "Wall-clock seconds of training per recipe.")
     levels: str = option("", "Levels every recipe trains and is tested on (empty: each recipe's own levels, "

@@ -203,7 +203,7 @@ def test_bad_options_are_named(build, message):
         (["experiments.bench_learning", "--recipes=default,nope"], "--recipes"),
         (["experiments.bench_learning", "--levels=4,9"], "--levels"),
         (["experiments.bench_learning", "--set=x=cell:conv", "--recipes=x"], "recipe x"),
-        (["experiments.bench_learning", "--recipes=mastery", "--levels=4"], "recipe mastery"),
+        (["experiments.bench_learning", "--set=y=curriculum:blend", "--recipes=y"], "recipe y"),
         (["experiments.bench_learning", "--no_such_flag"], "no_such_flag"),
     ],
 )

@@ -66,6 +66,8 @@ def config_from_flags(values: Any, preset: str | None = None) -> TrainConfig:
     base = PRESETS[preset]
     if overrides.get("data_dir") and "stream" not in overrides and base.stream:
         overrides["stream"] = False  # a dataset named on the command line replaces the preset's stream
+        if base.curriculum == "mastery" and "curriculum" not in overrides:
+            overrides["curriculum"] = "none"  # the mastery curriculum sets the stream's mix: a dataset has none
         for name in ("levels", "heldout_per_level"):
             if name in overrides:
                 raise FlagError(f"--{name} applies to the stream, and --data_dir trains on a dataset instead")

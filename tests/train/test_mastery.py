@@ -58,7 +58,7 @@ def test_mastery_config_rules():
     TrainConfig(stream=True, levels="0,8,4", curriculum="mastery", mastery_start=3)
     with pytest.raises(ValueError, match="needs --stream"):
         TrainConfig(curriculum="mastery")
-    with pytest.raises(ValueError, match="exceeds"):
-        TrainConfig(stream=True, levels="0,8", curriculum="mastery", mastery_start=3)
+    assert TrainConfig(stream=True, levels="0,8", curriculum="mastery", mastery_start=3).mastery_start == 3
+    assert initial_mix(2, 3) == (1.0, 1.0)  # fewer levels than the start: all of them
     with pytest.raises(ValueError, match="fixed dataset"):
         TrainConfig(stream=True, curriculum="blend")

@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("values, message", [
     (dict(levels="4,x"), "comma-separated integers"),
     (dict(levels="4,4"), "distinct values"),
-    (dict(levels="0"), "distinct values"),
+    (dict(levels="9"), "distinct values"),
     (dict(stream=True, data_dir="data/x"), "exclude each other"),
     (dict(stream=True, curriculum="sequential"), "needs a fixed dataset"),
     (dict(heldout_per_level=0), "heldout_per_level must be positive"),

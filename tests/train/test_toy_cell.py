@@ -43,7 +43,8 @@ def test_registered_toy_cell_trains_one_step(tmp_path):
     try:
         values = types.SimpleNamespace(**{name: None for name in TrainConfig().flat()})
         overrides = dict(cell="toy", embed_dim=8, hidden_dim=8, num_layers=1, batch_size=8, steps=1, max_len=24,
-                         eval_interval=1, checkpoint_interval=1, log_interval=1, num_buckets=1)
+                         eval_interval=1, checkpoint_interval=1, log_interval=1, num_buckets=1,
+                         stream=False, curriculum="none")
         for name, value in overrides.items():
             setattr(values, name, value)
         config = config_from_flags(values, "default")
