@@ -76,58 +76,45 @@ def run_interrupt(workdir: pathlib.Path) -> None:
         fail(exc, code=1)
 
 
-def run_sharded() -> None:
+def steps_on_one_and_every_device(config) -> dict:
+    """Two train steps of `config` on 1 device and on every device, from the same state and toy batch: the largest
+    parameter difference, both losses, and per run the devices of the batch and (sorted) of the parameters."""
     # pylint: disable=import-outside-toplevel
     import jax
 
     from jaxlua.train.batching import Arrays, make_batch
-    from jaxlua.train.config import TrainConfig
     from jaxlua.train.model_state import build_model, initial_train_state
     from jaxlua.train.optimizer import make_optimizer
     from jaxlua.train.sharding import DataParallel
     from jaxlua.train.step import make_train_step
 
-    config = TrainConfig(
-        cell="gru",
-        embed_dim=16,
-        hidden_dim=32,
-        num_layers=1,
-        dropout=0.0,
-        batch_size=8,
-        steps=10,
-        warmup_steps=0,
-        max_len=24,
-        lr=1e-2,
-    )
-    data = Arrays.from_encoded(toy_dataset(8, seed=0))
-    batch = make_batch(data, np.arange(8), 24)
-    results, shardings = [], []
+    batch = make_batch(Arrays.from_encoded(toy_dataset(8, seed=0)), np.arange(8), 24)
+    results, batch_devices, param_devices = [], [], []
     for devices in (jax.devices()[:1], jax.devices()):
         dp = DataParallel(devices)
         state, graphs = initial_train_state(build_model(config, VOCAB_SIZE), config)
         state = dp.replicate(state)
         step = make_train_step(graphs.train_def, make_optimizer(config), config, dp.shardings)
         sharded_batch = dp.shard_batch(batch)
-        shardings.append(len(sharded_batch["tokens"].sharding.device_set))
+        batch_devices.append(len(sharded_batch["tokens"].sharding.device_set))
         rng = dp.replicate(jax.random.key(0))
         for _ in range(2):
             state, metrics = step(state, sharded_batch, rng)
         results.append((flat_params(state), float(metrics["loss"])))
-        param_devices = {len(leaf.sharding.device_set) for leaf in jax.tree.leaves(state.params)}
-        shardings.append(sorted(param_devices))
+        param_devices.append(sorted({len(leaf.sharding.device_set) for leaf in jax.tree.leaves(state.params)}))
     (one, loss_one), (many, loss_many) = results
-    diff = max(float(np.abs(one[k] - many[k]).max()) for k in one)
-    print(
-        json.dumps(
-            {
-                "devices": jax.device_count(),
-                "max_param_diff": diff,
-                "loss": [loss_one, loss_many],
-                "shardings": shardings,
-            }
-        ),
-        flush=True,
-    )
+    return {"devices": jax.device_count(), "max_param_diff": max(float(np.abs(one[k] - many[k]).max()) for k in one),
+            "loss": [loss_one, loss_many], "batch_devices": batch_devices, "param_devices": param_devices}
+
+
+def run_sharded() -> None:
+    from jaxlua.train.config import TrainConfig  # pylint: disable=import-outside-toplevel
+
+    config = TrainConfig(cell="gru", embed_dim=16, hidden_dim=32, num_layers=1, dropout=0.0, batch_size=8, steps=10,
+                         warmup_steps=0, max_len=24, lr=1e-2)
+    result = steps_on_one_and_every_device(config)
+    shardings = [x for pair in zip(result.pop("batch_devices"), result.pop("param_devices")) for x in pair]
+    print(json.dumps({**result, "shardings": shardings}), flush=True)
 
 
 if __name__ == "__main__":
