@@ -66,11 +66,16 @@ class MixSchedule:
         self._cache: tuple[int, np.ndarray] | None = None
 
     def set(self, settings: Sequence[Sequence], consumed_step: int) -> None:
-        """Every setting made so far (`[(step, weights), ...]`), and the batch the trainer takes next."""
-        parsed = [(int(step), tuple(float(w) for w in weights)) for step, weights in settings]
-        if any(b[0] < a[0] for a, b in zip(parsed, parsed[1:])):
+        """Every setting made so far (`[(step, weights), ...]`, a log that only grows), and the batch the trainer
+        takes next. Called before every batch, so only the settings not seen before are parsed and checked."""
+        known = len(self._settings)
+        if len(settings) < known or (known and self._parse(settings[known - 1]) != self._settings[-1]):
+            raise ValueError("level mix settings only grow: the ones set before cannot change")
+        parsed = [*self._settings, *(self._parse(setting) for setting in settings[known:])]
+        tail = parsed[max(known - 1, 0):]  # the new settings and the newest one before them
+        if any(b[0] < a[0] for a, b in zip(tail, tail[1:])):
             raise ValueError("level mix settings must be in step order")
-        for _, weights in parsed[len(self._settings):]:
+        for _, weights in parsed[known:]:
             if len(weights) != len(self.levels):
                 raise ValueError(f"a level mix needs one weight per level {self.levels}; got {len(weights)}")
             slot_counts(weights, self.block_size)
@@ -78,6 +83,11 @@ class MixSchedule:
             self._settings = parsed
             self._consumed = max(self._consumed, consumed_step)
             self._cond.notify_all()
+
+    @staticmethod
+    def _parse(setting: Sequence) -> tuple[int, tuple[float, ...]]:
+        step, weights = setting
+        return int(step), tuple(float(w) for w in weights)
 
     def reset(self, consumed_step: int) -> None:
         """A restart at `consumed_step` (resume): the trainer is there now, whatever it asked for before."""

@@ -66,3 +66,15 @@ def test_settings_are_checked():
         schedule.set([(4, (1, 1)), (2, (1, 1))], 0)
     with pytest.raises(ValueError, match="one weight per level"):
         schedule.set([(4, (1, 1, 1))], 0)
+
+
+def test_settings_made_before_cannot_change():
+    schedule = MixSchedule((0, 4), (1, 1), block_size=8, sort_window=2, seed=0)
+    schedule.set([(2, (1, 0))], 0)
+    schedule.set([(2, (1, 0)), (4, (0, 1))], 1)
+    with pytest.raises(ValueError, match="only grow"):
+        schedule.set([(2, (1, 0)), (4, (1, 1))], 2)
+    with pytest.raises(ValueError, match="only grow"):
+        schedule.set([(2, (1, 0))], 2)
+    with pytest.raises(ValueError, match="step order"):
+        schedule.set([(2, (1, 0)), (4, (0, 1)), (3, (1, 1))], 2)
