@@ -265,9 +265,11 @@ return function(co, env, chunk, last_line, max_trace_steps, budget)
       no = no + 1; out[no] = #s .. ":" .. s
     end
     for s = 1, nsteps do
+      -- whole (name, value) pairs only: the trace budget can stop `attach` between a name and its value
       local step = steps[s]
-      put(step[1]); put((#step - 1) // 2)
-      for j = 2, #step do put(step[j]) end
+      local pairs = (#step - 1) // 2
+      put(step[1]); put(pairs)
+      for j = 2, 1 + 2 * pairs do put(step[j]) end
     end
     return concat(out, "", 1, no), truncated or cut
   end

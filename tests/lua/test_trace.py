@@ -138,3 +138,62 @@ def test_decode_trace_round_trips_arbitrary_bytes():
     name, value = b"x", b"a:b\n\xff 3:"
     blob = b"".join(b"%d:%s" % (len(f), f) for f in (b"12", b"1", name, value, b"13", b"0"))
     assert decode_trace(blob) == (TraceStep(12, (("x", "a:b\n\udcff 3:"),)), TraceStep(13, ()))
+
+
+
+# A generated level-3 program (stream seed 0, vocabulary slot 3500) on which the tracer's budget (a share of
+# max_steps) ran out between a changed name and its value.
+BUDGET_CUT_PROGRAM = """\
+local size = 7
+local wanPou = string.reverse(("PLOUNG") .. ("broup"))
+local beest = string.upper("vour, cel: atzum")
+local proop = {1, 2}
+local function larGrep(a, w, fos_aind)
+    if 1 == 3 then
+        return 5 - a
+    end
+    return 9 // 7
+end
+print(larGrep((proop[2]) * 2, size + 4, 1))
+local vet_cheem = 5
+local round = 0
+repeat
+    vet_cheem = vet_cheem + (vet_cheem - (proop[1]))
+    print(true)
+    local puckplep = size
+    round = round + 1
+until round >= 2
+print(table.concat(proop, ","))
+for i = 9, 5, -1 do
+    size = size + ((proop[2]) // 7)
+    local shai60 = wanPou
+end
+local koumPrup, flum_vin, thea_veart = math.fmod(6, 2), size % 2, math.abs(round)
+for beap = 10, 8, -1 do
+    wanPou = wanPou .. (string.lower(beest))
+end
+local sle = {0, 7}
+if (math.abs(vet_cheem)) ~= round then
+    size = size + (vet_cheem + size)
+    sle[#sle + 1] = (sle[2]) // 4
+end
+print(table.concat(sle, ""))
+local droom85 = 4
+while droom85 < 13 do
+    if size < (sle[2]) then break end
+    round = round * (thea_veart + flum_vin)
+    local n = math.fmod(flum_vin, 4)
+    droom85 = droom85 + 2
+end
+print(vet_cheem)
+print((-2) >= size)
+"""
+
+
+def test_the_tracer_budget_never_cuts_a_change_in_half(sandbox):
+    """The trace then ends with whole (name, value) pairs, flagged as cut, not a wire format the host cannot read."""
+    result = sandbox.run(BUDGET_CUT_PROGRAM, max_steps=100_000, trace=True)
+    assert result.status == "ok" and result.trace_truncated
+    assert result.stdout == sandbox.run(BUDGET_CUT_PROGRAM).stdout
+    assert all(len(pair) == 2 and all(isinstance(x, str) for x in pair) for step in result.trace
+               for pair in step.changes)
