@@ -44,6 +44,7 @@ from tqdm import tqdm
 from experiments import bench_common
 from experiments.bench_common import option
 from jaxlua.config import DEFAULT, TrainConfig
+from jaxlua.workdir_files import STREAM_KEYS_FILE
 
 SCRIPT = "bench_learning"
 BARS = (0.5, 0.8, 0.95)  # "programs to reach": the first evaluation point at or above each
@@ -238,6 +239,11 @@ def make_plan(options: Options, set_specs: list[str]) -> Plan:
                          "or define one with --set")
     recipes = {name: known[name] for name in options.recipes}
     configs = {name: recipe_config(name, recipe, options) for name, recipe in recipes.items()}
+    traced = [name for name, config in configs.items() if config.targets != DEFAULT.targets]
+    if traced:  # its test set is the stream's own, without traces; scoring would fail after the training
+        raise ValueError(f"recipe(s) {', '.join(traced)} change targets, which the benchmark's shared test set "
+                         f"cannot score (it holds no traces); train with experiments.train --stream --targets and "
+                         f"evaluate with experiments.evaluate instead")
     levels = test_levels(configs, options)
     base = base_config(levels, options)
     out = pathlib.Path(options.out).expanduser()
@@ -279,7 +285,7 @@ def write_heldout(out: pathlib.Path, base: TrainConfig, progress: bool) -> pathl
     # pylint: disable=import-outside-toplevel
     from jaxlua.data.writer import record_line
     from jaxlua.io import atomic_write_text
-    from jaxlua.train.stream_inputs import open_stream_for
+    from jaxlua.data.run_data import open_stream_for
 
     target = out / "heldout"
     if (target / HELDOUT_FILE).is_file():
@@ -322,8 +328,9 @@ class Scorer:
     def __init__(self, workdir: pathlib.Path, config: TrainConfig, records: list[dict], batch_size: int = 64):
         # pylint: disable=import-outside-toplevel
         from jaxlua.train.batching import Arrays, bucket_edges, eval_batches
-        from jaxlua.train.checkpoint import VOCAB_FILE, Checkpoints
-        from jaxlua.train.inputs import encode_split, make_tokenizer
+        from jaxlua.data.run_data import encode_split, make_tokenizer
+        from jaxlua.workdir_files import VOCAB_FILE
+        from jaxlua.train.checkpoint import Checkpoints
         from jaxlua.train.model_state import build_model, count_params, initial_train_state
         from jaxlua.train.step import make_eval_step
 
@@ -420,7 +427,7 @@ def seen_in_training(workdir: pathlib.Path, records: list[dict]) -> dict[str, An
     """Test programs whose record key is in the run's stream key log, overall and per level."""
     import numpy as np  # pylint: disable=import-outside-toplevel
 
-    path = workdir / "stream_keys.u64"
+    path = workdir / STREAM_KEYS_FILE
     keys = set(np.fromfile(path, "<u8").tolist()) if path.is_file() else set()
     by_level = {level: 0 for level in level_counts(records)}
     for record in records:
@@ -432,7 +439,7 @@ def seen_in_training(workdir: pathlib.Path, records: list[dict]) -> dict[str, An
 def train_recipe(workdir: pathlib.Path, config: TrainConfig, progress: bool) -> dict[str, Any]:
     """Train (or reuse the finished training of) one recipe; its training summary."""
     # pylint: disable=import-outside-toplevel
-    from jaxlua.cli.experiment import EvalOptions, run_experiment
+    from jaxlua.cli.experiment import run_experiment
 
     trained = workdir / TRAINED_FILE
     if trained.is_file():
@@ -443,7 +450,7 @@ def train_recipe(workdir: pathlib.Path, config: TrainConfig, progress: bool) -> 
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     (workdir / MARKER_FILE).write_text(json.dumps({"recipe": workdir.name}), encoding="utf-8")
-    summary = run_experiment(config, workdir, EvalOptions(enabled=False), progress=progress)["train"]
+    summary = run_experiment(config, workdir, None, progress=progress)["train"]
     summary = {**{key: summary[key] for key in ("steps", "params", "seconds", "best_val_loss", "data_pipeline")},
                "config": config_dict(config)}
     trained.write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -16,16 +16,27 @@ from typing import Any
 
 from absl import flags, logging
 
-from jaxlua.cli.flags import FlagError, fail, run
-from jaxlua.cli.workdir import check_run_dir
+from jaxlua.cli.flags import FlagError, config_of_flags, define_flags_of, fail, run
+from jaxlua.cli.workdir import TrainedRun, check_run_dir
+from jaxlua.config import ConfigBase, EvalConfig, config_field
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictFlags(ConfigBase):
+    """The settings of one prediction besides the run (`TrainedRun`) and the output cap (EvalConfig's)."""
+
+    file: str | None = config_field(None, "Lua source file to predict.")
+    run_lua: bool = config_field(True, "Also run the file with real Lua (sandboxed) and compare.")
+
+
+EVAL_FLAGS = ("max_new_tokens",)  # the EvalConfig settings a prediction takes
 
 
 def define_flags() -> None:
     """Declare the flags (only when run as a script, so both scripts can be imported together)."""
-    flags.DEFINE_string("workdir", None, "Training workdir holding the checkpoints, config and vocabulary.")
-    flags.DEFINE_string("file", None, "Lua source file to predict.")
-    flags.DEFINE_integer("max_new_tokens", None, "Output length cap; default: until EOS or the model's max_len.")
-    flags.DEFINE_boolean("run_lua", True, "Also run the file with real Lua (sandboxed) and compare.")
+    define_flags_of(TrainedRun)
+    define_flags_of(PredictFlags)
+    define_flags_of(EvalConfig, only=EVAL_FLAGS)
 
 
 FLAGS = flags.FLAGS
@@ -44,12 +55,12 @@ class PredictArgs:
 
 def parse_args(values) -> PredictArgs:
     """Validate flag values (an absl FlagValues or any object with the same attributes)."""
-    workdir = check_run_dir(values.workdir)
-    path, source = read_source(values.file)
-    if values.max_new_tokens is not None and values.max_new_tokens < 1:
-        raise FlagError(f"--max_new_tokens must be >= 1; got {values.max_new_tokens}")
-    return PredictArgs(workdir=workdir, file=path, source=source, max_new_tokens=values.max_new_tokens,
-                       run_lua=values.run_lua)
+    workdir = check_run_dir(config_of_flags(TrainedRun, values).workdir)
+    settings = config_of_flags(PredictFlags, values)
+    path, source = read_source(settings.file)
+    decoding = config_of_flags(EvalConfig, values, only=EVAL_FLAGS)
+    return PredictArgs(workdir=workdir, file=path, source=source, max_new_tokens=decoding.max_new_tokens,
+                       run_lua=settings.run_lua)
 
 
 def read_source(file: str | None) -> tuple[pathlib.Path, str]:

@@ -35,9 +35,10 @@ from typing import Any
 from absl import flags
 
 from experiments import bench_common
-from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.flags import FlagError, config_of_flags, define_flags_of, fail, run
 from jaxlua.cli.workdir import check_writable_dir
-from jaxlua.config import TrainConfig
+from jaxlua.config import ConfigBase, EvalConfig, TrainConfig, config_field
+from jaxlua.workdir_files import METRICS_CSV_FILE, STUDY_RUN_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,20 +88,28 @@ VARIANTS: tuple[Variant, ...] = (
 GROUPS = ("stream", "fixed")
 
 
+@dataclasses.dataclass(frozen=True)
+class StudyArgs(ConfigBase):
+    """The settings of one study, each a flag."""
+
+    out: str = config_field("runs/study", "Study folder: the held-out set, the fixed dataset and one workdir per run.")
+    budget_s: float = config_field(180.0, "Wall-clock seconds of training per run.", low=0.0, low_open=True)
+    levels: str = config_field("1,2,3,4,5,6,7", "Generator levels trained and tested.")
+    heldout_per_level: int = config_field(100, "Programs per level in the validation and the test set.", low=0,
+                                          low_open=True)
+    fixed_programs: int = config_field(20_000, "Programs in the fixed group's dataset (before the held-out programs "
+                                       "are taken out of its training split).", low=0, low_open=True)
+    only: tuple[str, ...] = config_field((), "Run only these variants (default: all): "
+                                         f"{', '.join(v.name for v in VARIANTS)}.")
+    seed: int = config_field(0, "Seed of the data, the held-out sets and every run.")
+    results: str = config_field("results/accuracy_study_cpu.json", "Where the study's JSON is copied at the end.")
+    overwrite: bool = config_field(False, "Replace an existing --results file.")
+    progress: bool = config_field(True, "Show progress bars.")
+
+
 def define_flags() -> None:
     """Declare the flags (only when run as a script, so the study imports beside experiments.train)."""
-    flags.DEFINE_string("out", "runs/study", "Study folder: the held-out set, the fixed dataset and one workdir per "
-                        "run.")
-    flags.DEFINE_float("budget_s", 180.0, "Wall-clock seconds of training per run.")
-    flags.DEFINE_string("levels", "1,2,3,4,5,6,7", "Generator levels trained and tested.")
-    flags.DEFINE_integer("heldout_per_level", 100, "Programs per level in the validation and the test set.")
-    flags.DEFINE_integer("fixed_programs", 20_000, "Programs in the fixed group's dataset (before the held-out "
-                         "programs are taken out of its training split).")
-    flags.DEFINE_list("only", [], f"Run only these variants (default: all): {', '.join(v.name for v in VARIANTS)}.")
-    flags.DEFINE_integer("seed", 0, "Seed of the data, the held-out sets and every run.")
-    flags.DEFINE_string("results", "results/accuracy_study_cpu.json", "Where the study's JSON is copied at the end.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --results file.")
-    flags.DEFINE_bool("progress", True, "Show progress bars.")
+    define_flags_of(StudyArgs)
 
 
 FLAGS = flags.FLAGS
@@ -138,7 +147,7 @@ def selected_variants(only: list[str]) -> list[Variant]:
 def write_heldout(out: pathlib.Path, config: TrainConfig, progress: bool) -> pathlib.Path:
     """OUT/heldout: the base stream's validation and test programs as a dataset folder (train split empty)."""
     from jaxlua.data.writer import record_line  # pylint: disable=import-outside-toplevel
-    from jaxlua.train.stream_inputs import open_stream_for  # pylint: disable=import-outside-toplevel
+    from jaxlua.data.run_data import open_stream_for  # pylint: disable=import-outside-toplevel
 
     from jaxlua.data import load_split  # pylint: disable=import-outside-toplevel
 
@@ -205,7 +214,7 @@ def write_fixed_dataset(out: pathlib.Path, heldout: pathlib.Path, levels: tuple[
 def curve(workdir: pathlib.Path) -> list[dict[str, float]]:
     """The validation points of a run: step, wall-clock seconds, validation loss and exact match."""
     points = []
-    with (workdir / "metrics.csv").open(newline="") as handle:
+    with (workdir / METRICS_CSV_FILE).open(newline="") as handle:
         for row in csv.DictReader(handle):
             if row.get("val_exact_match"):
                 points.append({"step": int(row["step"]), "seconds": round(float(row["elapsed_s"]), 1),
@@ -239,25 +248,29 @@ def max_new_tokens(config: TrainConfig) -> int:
     return output + (DEFAULT_MAX_TRACE_TOKENS + 2 if config.targets == "trace_output" else 0)
 
 
+def study_evaluation(config: TrainConfig, heldout: pathlib.Path) -> EvalConfig:
+    """How every run is scored: greedy, on the study's test set, no latency, up to the longest target."""
+    return EvalConfig(split="test", data_dir=str(heldout), num_samples=0, latency_programs=0, batch_size=64,
+                      max_new_tokens=max_new_tokens(config), seed=0)
+
+
 def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldout: pathlib.Path,
                 heldout_counts: dict[str, int], progress: bool) -> dict[str, Any]:
     """Train (or reuse) one variant and evaluate it on the study's test set; its row of the study."""
     # pylint: disable=import-outside-toplevel
-    from experiments.evaluate import EvaluateArgs, evaluate
-    from jaxlua.cli.experiment import EvalOptions, run_experiment
+    from jaxlua.cli.experiment import run_experiment
+    from jaxlua.cli.run_eval import evaluate_run
     from jaxlua.cli.workdir import WorkdirLock
 
     workdir = out / variant.name
-    summary_path = workdir / "study_run.json"
+    summary_path = workdir / STUDY_RUN_FILE
     if summary_path.is_file():
         return json.loads(summary_path.read_text(encoding="utf-8"))
     if workdir.exists():  # a run cut short: its budget cannot be resumed fairly, so it starts again
         shutil.rmtree(workdir)
-    trained = run_experiment(config, workdir, EvalOptions(enabled=False), progress=progress)["train"]
+    trained = run_experiment(config, workdir, None, progress=progress)["train"]
     with WorkdirLock(workdir, "evaluate"):
-        metrics = evaluate(EvaluateArgs(workdir=workdir, split="test", data_dir=heldout, num_samples=0,
-                                        latency_programs=0, batch_size=64,
-                                        max_new_tokens=max_new_tokens(config)))
+        metrics = evaluate_run(workdir, study_evaluation(config, heldout))
     row = {"name": variant.name, "group": variant.group, "idea": variant.idea, "changes": variant.changes,
            "config": config.to_dict(), "workdir": variant.name, "steps": trained["steps"],
            "train_seconds": trained["seconds"], "best_val_loss": trained["best_val_loss"],
@@ -286,18 +299,17 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
     try:
-        variants = selected_variants(FLAGS.only)
-        out = check_writable_dir(pathlib.Path(FLAGS.out).expanduser())
-        results = pathlib.Path(FLAGS.results).expanduser() if FLAGS.results else None
-        if results is not None and results.exists() and not FLAGS.overwrite:
+        args = config_of_flags(StudyArgs, FLAGS)
+        variants = selected_variants(list(args.only))
+        out = check_writable_dir(pathlib.Path(args.out).expanduser())
+        results = pathlib.Path(args.results).expanduser() if args.results else None
+        if results is not None and results.exists() and not args.overwrite:
             raise FlagError(f"--results {results} exists; pass --overwrite to replace it or another path")
-        if FLAGS.budget_s <= 0 or FLAGS.heldout_per_level < 1 or FLAGS.fixed_programs < 1:
-            raise FlagError("--budget_s, --heldout_per_level and --fixed_programs must be positive")
-        stream_base = base_config("stream", FLAGS.levels, FLAGS.heldout_per_level, FLAGS.budget_s, FLAGS.seed)
+        stream_base = base_config("stream", args.levels, args.heldout_per_level, args.budget_s, args.seed)
         levels = stream_base.stream_levels
         configs = {v.name: variant_config(v, stream_base if v.group == "stream" else
-                                          base_config("fixed", FLAGS.levels, FLAGS.heldout_per_level,
-                                                      FLAGS.budget_s, FLAGS.seed, data_dir=str(out / "fixed_data")))
+                                          base_config("fixed", args.levels, args.heldout_per_level,
+                                                      args.budget_s, args.seed, data_dir=str(out / "fixed_data")))
                    for v in variants}
     except (FlagError, ValueError) as exc:
         fail(exc)
@@ -311,19 +323,19 @@ def main(argv: list[str]) -> None:
     interrupt_on_sigterm()
     environment = bench_common.environment("shared; see load averages")
     out.mkdir(parents=True, exist_ok=True)
-    heldout = write_heldout(out, stream_base, FLAGS.progress)
+    heldout = write_heldout(out, stream_base, args.progress)
     counts: dict[str, int] = {}
     for record in load_split(heldout, "test"):
         counts[str(record["level"])] = counts.get(str(record["level"]), 0) + 1
     if any(v.group == "fixed" for v in variants):
-        write_fixed_dataset(out, heldout, levels, FLAGS.fixed_programs, FLAGS.seed, FLAGS.progress)
+        write_fixed_dataset(out, heldout, levels, args.fixed_programs, args.seed, args.progress)
     rows = []
     for index, variant in enumerate(variants):
         logging.info("[%d/%d] %s (%s): %s", index + 1, len(variants), variant.name, variant.group, variant.idea)
-        rows.append(run_variant(variant, configs[variant.name], out, heldout, counts, FLAGS.progress))
+        rows.append(run_variant(variant, configs[variant.name], out, heldout, counts, args.progress))
         study = bench_common.finish_environment({
-            "environment": dict(environment), "budget_s": FLAGS.budget_s, "levels": list(levels),
-            "heldout_per_level": FLAGS.heldout_per_level, "seed": FLAGS.seed, "fixed_programs": FLAGS.fixed_programs,
+            "environment": dict(environment), "budget_s": args.budget_s, "levels": list(levels),
+            "heldout_per_level": args.heldout_per_level, "seed": args.seed, "fixed_programs": args.fixed_programs,
             "command": "python -m experiments.study " + " ".join(sys.argv[1:]), "runs": rows})
         (out / "study.json").write_text(json.dumps(study, indent=2), encoding="utf-8")
         (out / "study.md").write_text(table(rows, sorted(counts, key=int)), encoding="utf-8")

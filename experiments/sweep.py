@@ -12,28 +12,50 @@ P@1, Perp, Rcl, Prs as in the dissertation's Table 6.3, plus the byte-exact EM a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import pathlib
 
 from absl import flags
 
-from jaxlua.cli.flags import FlagError, fail, run
+from jaxlua.cli.flags import FlagError, check_preset, config_of_flags, define_flags_of, fail, run
 from jaxlua.cli.workdir import check_writable_dir
-from jaxlua.config import CELLS, PRESETS, TrainConfig
+from jaxlua.config import CELLS, PRESETS, ConfigBase, EvalConfig, TrainConfig, config_field
+from jaxlua.workdir_files import METRICS_FILE
 
-flags.DEFINE_string("workdir", "runs/sweep", "Root directory of the sweep (one sub-workdir per grid point).")
-flags.DEFINE_list("cells", list(CELLS.names()), f"Cells to train, from {', '.join(CELLS.names())}.")
-flags.DEFINE_list("experts", ["0", "2", "4", "10"], "Numbers of experts (0 = no MoE), as in Table 6.3.")
-flags.DEFINE_list("attention", ["false"], "Attention settings to try: false, true or both.")
-flags.DEFINE_string("preset", "default", f"Preset every grid point starts from: {', '.join(PRESETS)}.")
-flags.DEFINE_integer("steps", 300, "Training steps per grid point (the reduced budget).")
-flags.DEFINE_integer("hidden_dim", None, "Hidden size override (default: the preset's).")
-flags.DEFINE_integer("batch_size", None, "Batch size override (default: the preset's).")
-flags.DEFINE_string("data_dir", None, "Dataset directory; default: the built-in dataset.")
-flags.DEFINE_integer("seed", 0, "Seed shared by every grid point.")
-flags.DEFINE_integer("eval_limit", 200, "Test programs evaluated per grid point (0 = all).")
-flags.DEFINE_integer("eval_num_samples", 0, "Samples per program for pass@k (0: pass@1 = greedy EM).")
-flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+@dataclasses.dataclass(frozen=True)
+class SweepArgs(ConfigBase):
+    """The grid and the budget of one sweep, each a flag (the evaluation's sampling is EvalConfig's flag)."""
+
+    workdir: str = config_field("runs/sweep", "Root directory of the sweep (one sub-workdir per grid point).")
+    cells: tuple[str, ...] = config_field(CELLS.names(), "Cells to train.", choices=CELLS)
+    experts: tuple[int, ...] = config_field((0, 2, 4, 10), "Numbers of experts (0 = no MoE), as in Table 6.3.",
+                                            low=0)
+    attention: tuple[bool, ...] = config_field((False,), "Attention settings to try: false, true or both.")
+    preset: str = config_field("default", f"Preset every grid point starts from: {', '.join(PRESETS)}.",
+                               check=check_preset)
+    steps: int = config_field(300, "Training steps per grid point (the reduced budget).", low=0, low_open=True)
+    hidden_dim: int | None = config_field(None, "Hidden size override (default: the preset's).")
+    batch_size: int | None = config_field(None, "Batch size override (default: the preset's).")
+    data_dir: str | None = config_field(None, "Dataset directory; default: the built-in dataset.")
+    seed: int = config_field(0, "Seed shared by every grid point.")
+    eval_limit: int = config_field(200, "Test programs evaluated per grid point (0 = all).", low=0)
+    progress: bool = config_field(True, "Show progress bars.")
+
+    def evaluation(self, sampling: EvalConfig) -> EvalConfig:
+        """The evaluation of every grid point: `sampling` on the first `eval_limit` test programs (0: all)."""
+        return sampling.replace(limit=self.eval_limit or None)
+
+
+EVAL_FLAGS = ("num_samples",)  # the EvalConfig settings a sweep takes, as --eval_<name>
+
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Declare the flags (only when run as a script, so the sweep imports beside experiments.train)."""
+    define_flags_of(SweepArgs, flag_values=flag_values)
+    define_flags_of(EvalConfig, prefix="eval_", only=EVAL_FLAGS, flag_values=flag_values)
+
 
 FLAGS = flags.FLAGS
 
@@ -50,44 +72,23 @@ TABLE = (
 )
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered not in ("true", "false", "1", "0"):
-        raise FlagError(f"--attention values must be true or false; got {text!r}")
-    return lowered in ("true", "1")
-
-
-def grid(values) -> list[tuple[str, TrainConfig]]:
+def grid(args: SweepArgs) -> list[tuple[str, TrainConfig]]:
     """(name, validated config) for every grid point; FlagError on the first bad value."""
-    if values.preset not in PRESETS:
-        raise FlagError(f"unknown preset {values.preset!r}; choose one of {', '.join(PRESETS)}")
-    for cell in values.cells:
-        if cell not in CELLS:
-            raise FlagError(f"unknown cell {cell!r} in --cells; choose from {', '.join(CELLS.names())}")
-    try:
-        experts = [int(e) for e in values.experts]
-    except ValueError:
-        raise FlagError(f"--experts must be integers; got {values.experts}") from None
-    if any(e < 0 for e in experts):
-        raise FlagError(f"--experts must be >= 0; got {values.experts}")
-    attention = [_bool(a) for a in values.attention]
-    if values.eval_limit < 0 or values.eval_num_samples < 0:
-        raise FlagError("--eval_limit and --eval_num_samples must be >= 0")
-    preset = PRESETS[values.preset]
+    preset = PRESETS[args.preset]
     # A reduced budget keeps the preset's warmup share at most a tenth of the steps.
     overrides = {
-        "steps": values.steps,
-        "seed": values.seed,
-        "data_dir": values.data_dir,
-        "warmup_steps": min(preset.warmup, values.steps // 10),
+        "steps": args.steps,
+        "seed": args.seed,
+        "data_dir": args.data_dir,
+        "warmup_steps": min(preset.warmup, args.steps // 10),
     }
     for name in ("hidden_dim", "batch_size"):
-        if getattr(values, name) is not None:
-            overrides[name] = getattr(values, name)
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     points = []
-    for cell in values.cells:
-        for num_experts in experts:
-            for attn in attention:
+    for cell in args.cells:
+        for num_experts in args.experts:
+            for attn in args.attention:
                 try:
                     config = preset.replace(cell=cell, num_experts=num_experts, attention=attn, **overrides)
                 except ValueError as exc:
@@ -132,28 +133,29 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
     try:
-        points = grid(FLAGS)
-        root = check_writable_dir(pathlib.Path(FLAGS.workdir).expanduser())
+        args = config_of_flags(SweepArgs, FLAGS)
+        evaluation = args.evaluation(config_of_flags(EvalConfig, FLAGS, prefix="eval_", only=EVAL_FLAGS))
+        points = grid(args)
+        root = check_writable_dir(pathlib.Path(args.workdir).expanduser())
     except FlagError as exc:
         fail(exc)
     # pylint: disable=import-outside-toplevel
     from absl import logging
 
-    from jaxlua.cli.experiment import EvalOptions, quiet_orbax_info_logs, run_experiment
+    from jaxlua.cli.experiment import quiet_orbax_info_logs, run_experiment
 
     quiet_orbax_info_logs()
     root.mkdir(parents=True, exist_ok=True)
-    options = EvalOptions(limit=FLAGS.eval_limit or None, num_samples=FLAGS.eval_num_samples)
     rows = []
     for index, (name, config) in enumerate(points):
         workdir = root / name
-        metrics_path = workdir / "metrics.json"
+        metrics_path = workdir / METRICS_FILE
         if metrics_path.exists():
             logging.info("[%d/%d] %s: reusing %s", index + 1, len(points), name, metrics_path)
             metrics = json.loads(metrics_path.read_text())
         else:
             logging.info("[%d/%d] %s: training %d steps", index + 1, len(points), name, config.steps)
-            metrics = run_experiment(config, workdir, options, progress=FLAGS.progress)
+            metrics = run_experiment(config, workdir, evaluation, progress=args.progress)
         rows.append(table_row(name, config, metrics))
         write_results(root, rows)
     print((root / "results.md").read_text())
@@ -161,4 +163,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     run(main)

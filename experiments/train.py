@@ -15,42 +15,52 @@ split missing, malformed or empty, or no program short enough for --max_len).
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import time
 
 from absl import flags
 
-from jaxlua.cli.flags import FlagError, config_from_flags, define_config_flags, fail, run
+from jaxlua.cli.flags import (FlagError, check_preset, config_from_flags, config_of_flags, define_config_flags,
+                              define_flags_of, fail, run)
 from jaxlua.cli.workdir import check_writable_dir
-from jaxlua.config import PRESETS, TrainConfig
+from jaxlua.config import PRESETS, ConfigBase, EvalConfig, TrainConfig, config_field
 
-flags.DEFINE_string("workdir", None, "Run directory (checkpoints, logs, metrics); default runs/<preset>-<cell>.")
-flags.DEFINE_string("preset", "default", f"Named hyperparameter preset: {', '.join(PRESETS)}.")
-flags.DEFINE_bool("eval", True, "Evaluate the best checkpoint on the test split at the end.")
-flags.DEFINE_integer("eval_limit", None, "Evaluate only the first N test programs.")
-flags.DEFINE_integer("eval_num_samples", 0, "Sampled outputs per program for pass@k (0: pass@1 = greedy EM).")
-flags.DEFINE_integer("eval_batch_size", 64, "Programs decoded per batch in the evaluation.")
-flags.DEFINE_integer("eval_latency_programs", 32, "Programs timed one at a time for latency.")
-flags.DEFINE_bool("progress", True, "Show progress bars.")
-flags.DEFINE_string("coordinator", None, "HOST:PORT of process 0 in a multi-process run (the same on every process), "
-                    "or auto: read it, the process count and id from the cluster (SLURM, Open MPI, ...) and "
-                    "JAX_COORDINATOR_ADDRESS. Unset: one process.")
-flags.DEFINE_integer("num_processes", None, "Processes of a multi-process run (one per host), with --coordinator.")
-flags.DEFINE_integer("process_id", None, "This process's id in a multi-process run, 0 to num_processes - 1 (0 on "
-                     "the coordinator's host).")
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs(ConfigBase):
+    """The settings of experiments.train beside the TrainConfig and the evaluation after training, each a flag."""
+
+    workdir: str | None = config_field(None, "Run directory (checkpoints, logs, metrics); default "
+                                             "runs/<preset>-<cell>.")
+    preset: str = config_field("default", f"Named hyperparameter preset: {', '.join(PRESETS)}.", check=check_preset)
+    eval: bool = config_field(True, "Evaluate the best checkpoint on the test split at the end.")
+    progress: bool = config_field(True, "Show progress bars.")
+    coordinator: str | None = config_field(None, "HOST:PORT of process 0 in a multi-process run (the same on every "
+                                                 "process), or auto: read it, the process count and id from the "
+                                                 "cluster (SLURM, Open MPI, ...) and JAX_COORDINATOR_ADDRESS. Unset: "
+                                                 "one process.")
+    num_processes: int | None = config_field(None, "Processes of a multi-process run (one per host), with "
+                                                   "--coordinator.")
+    process_id: int | None = config_field(None, "This process's id in a multi-process run, 0 to num_processes - 1 "
+                                                "(0 on the coordinator's host).")
+
+
+EVAL_FLAGS = ("limit", "num_samples", "batch_size", "latency_programs")  # EvalConfig settings, as --eval_<name>
+define_flags_of(TrainArgs)
+define_flags_of(EvalConfig, prefix="eval_", only=EVAL_FLAGS)
 define_config_flags()
 
 FLAGS = flags.FLAGS
 
 
-def parse(values: flags.FlagValues) -> tuple[TrainConfig, pathlib.Path]:
-    """The validated config and workdir; FlagError on any bad value (nothing written yet)."""
-    config = config_from_flags(values, values.preset)
-    if values.eval_limit is not None and values.eval_limit < 1:
-        raise FlagError(f"--eval_limit must be >= 1; got {values.eval_limit}")
-    if values.eval_num_samples < 0 or values.eval_batch_size < 1 or values.eval_latency_programs < 0:
-        raise FlagError("--eval_num_samples and --eval_latency_programs must be >= 0 and --eval_batch_size >= 1")
-    workdir = pathlib.Path(values.workdir or f"runs/{values.preset}-{config.model.cell}").expanduser()
+def parse(values: flags.FlagValues) -> tuple[TrainArgs, TrainConfig, EvalConfig | None, pathlib.Path]:
+    """The validated settings, config, evaluation (None with --noeval) and workdir; FlagError on any bad value
+    (nothing written yet)."""
+    args = config_of_flags(TrainArgs, values)
+    config = config_from_flags(values, args.preset)
+    evaluation = config_of_flags(EvalConfig, values, prefix="eval_", only=EVAL_FLAGS) if args.eval else None
+    workdir = pathlib.Path(args.workdir or f"runs/{args.preset}-{config.model.cell}").expanduser()
     check_writable_dir(workdir)
     # pylint: disable=import-outside-toplevel  (only once the cheap checks passed)
     import jax
@@ -58,7 +68,7 @@ def parse(values: flags.FlagValues) -> tuple[TrainConfig, pathlib.Path]:
     from jaxlua.train import distributed
 
     try:
-        launch = distributed.settings(values.coordinator, values.num_processes, values.process_id)
+        launch = distributed.settings(args.coordinator, args.num_processes, args.process_id)
     except ValueError as exc:
         raise FlagError(str(exc)) from None
     try:
@@ -70,41 +80,28 @@ def parse(values: flags.FlagValues) -> tuple[TrainConfig, pathlib.Path]:
         where = f" of {jax.process_count()} processes" if jax.process_count() > 1 else ""
         raise FlagError(f"--batch_size {config.batch_size} is not divisible by the {jax.device_count()} "
                         f"devices{where}")
-    return config, workdir
+    return args, config, evaluation, workdir
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
     try:
-        config, workdir = parse(FLAGS)
+        args, config, evaluation, workdir = parse(FLAGS)
     except FlagError as exc:
         fail(exc)
     # pylint: disable=import-outside-toplevel
     import jax
 
-    from jaxlua.cli.experiment import (
-        BAD_INPUT_ERRORS,
-        EvalOptions,
-        interrupt_on_sigterm,
-        quiet_orbax_info_logs,
-        run_experiment,
-    )
+    from jaxlua.cli.experiment import BAD_INPUT_ERRORS, interrupt_on_sigterm, quiet_orbax_info_logs, run_experiment
     from jaxlua.eval.evaluator import format_metrics_table
     from jaxlua.train.loop import TrainingDivergedError, TrainingInterrupted
 
     quiet_orbax_info_logs()
     interrupt_on_sigterm()
-    options = EvalOptions(
-        enabled=FLAGS.eval,
-        limit=FLAGS.eval_limit,
-        num_samples=FLAGS.eval_num_samples,
-        batch_size=FLAGS.eval_batch_size,
-        latency_programs=FLAGS.eval_latency_programs,
-    )
     begin = time.perf_counter()
     try:
-        metrics = run_experiment(config, workdir, options, progress=FLAGS.progress)
+        metrics = run_experiment(config, workdir, evaluation, progress=args.progress)
     except BAD_INPUT_ERRORS as exc:
         fail(exc)
     except (TrainingDivergedError, TrainingInterrupted) as exc:
@@ -121,7 +118,7 @@ def main(argv: list[str]) -> None:
         f"trained {config.model.cell} to step {summary['steps']}{resumed} in {summary['seconds']:.0f} s; "
         f"total {seconds:.0f} s; workdir {workdir}"
     )
-    if FLAGS.eval:
+    if evaluation is not None:
         print(format_metrics_table(metrics))
 
 

@@ -205,6 +205,8 @@ def test_bad_options_are_named(build, message):
         (["experiments.bench_learning", "--set=x=cell:conv", "--recipes=x"], "recipe x"),
         (["experiments.bench_learning", "--set=y=curriculum:blend", "--recipes=y"], "recipe y"),
         (["experiments.bench_learning", "--no_such_flag"], "no_such_flag"),
+        (["experiments.bench_learning", "--set=t=targets:trace_output", "--recipes=t", "--out=/nonexistent/x"],
+         "change targets"),
     ],
 )
 def test_bad_flag_is_one_line_and_exit_code_2(argv, flag):

@@ -8,7 +8,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 JAX_FREE = ("jaxlua.lua", "jaxlua.data", "jaxlua.tokenize", "jaxlua.eval.metrics", "jaxlua.config",
-            "jaxlua.cli.flags", "jaxlua.cli.workdir")
+            "jaxlua.cli.flags", "jaxlua.cli.workdir", "jaxlua.workdir_files")
 
 
 def test_numpy_side_imports_no_jax():

@@ -7,7 +7,6 @@ and `experiments/predict.py`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import pathlib
 import signal
 import time
@@ -17,17 +16,19 @@ from absl import logging
 
 from jaxlua.cli.flags import FlagError
 from jaxlua.cli.workdir import WorkdirBusyError, WorkdirLock, check_not_orphaned
-from jaxlua.config import TrainConfig
+from jaxlua.config import EvalConfig, TrainConfig
 from jaxlua.data import dataset_fingerprint
 from jaxlua.data.default import cache_root
+from jaxlua.data.run_data import resolve_data_dir
 from jaxlua.data.splits import DatasetError
 from jaxlua.eval.evaluator import evaluate_split, write_metrics, write_predictions
-from jaxlua.train.checkpoint import CONFIG_FILE, ResumeMismatchError, check_resume, load_for_inference
+from jaxlua.train.checkpoint import load_for_inference
 from jaxlua.train.distributed import is_main_process
-from jaxlua.train.inputs import resolve_data_dir
 from jaxlua.train.loop import loop_running, request_stop, train
 from jaxlua.train.model_state import count_params
-from jaxlua.train.stream_inputs import open_run_data
+from jaxlua.train.resume_rules import ResumeMismatchError, check_resume
+from jaxlua.train.sources import open_training_data
+from jaxlua.workdir_files import CONFIG_FILE
 
 
 # What the scripts report as one line and exit code 2 (bad input, never a bug): a bad flag, a dataset that is
@@ -36,18 +37,6 @@ from jaxlua.train.stream_inputs import open_run_data
 BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
     FlagError, DatasetError, FileNotFoundError, ResumeMismatchError, WorkdirBusyError,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalOptions:
-    """How the trained model is evaluated on the test split (see jaxlua.eval.evaluator.evaluate_split)."""
-
-    enabled: bool = True
-    limit: int | None = None
-    num_samples: int = 0
-    temperature: float = 0.8
-    batch_size: int = 64
-    latency_programs: int = 32
 
 
 def interrupt_on_sigterm() -> None:
@@ -78,17 +67,21 @@ def log_steps_growth(workdir: pathlib.Path, config: TrainConfig) -> None:
 
 
 def run_experiment(
-    config: TrainConfig, workdir: str | pathlib.Path, eval_options: EvalOptions = EvalOptions(), progress: bool = True
+    config: TrainConfig, workdir: str | pathlib.Path, evaluation: EvalConfig | None = EvalConfig(),
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Trains `config` in `workdir` (resuming if a checkpoint is there), evaluates the best checkpoint on the
-    test split and writes workdir/metrics.json and predictions.jsonl; returns the metrics (with a "train" summary
-    added).
+    test split as `evaluation` says and writes workdir/metrics.json and predictions.jsonl; returns the metrics
+    (with a "train" summary added). `evaluation=None` trains only and returns {"train": summary}.
 
     The workdir is checked (no orphaned checkpoints, same configuration and dataset) before anything is written
     to it, and locked while the run lasts. Past one process (jaxlua.train.distributed) every process trains and
     evaluates, and process 0 alone takes the lock, shows progress and writes the files.
     """
     workdir = pathlib.Path(workdir)
+    if evaluation is not None and (evaluation.split != "test" or evaluation.data_dir is not None):
+        raise ValueError("the evaluation after training scores the run's own test split; evaluate another split "
+                         "or dataset with experiments.evaluate")
     main = is_main_process()
     progress = progress and main
     fingerprint = None if config.stream else dataset_fingerprint(resolve_data_dir(config.data_dir))
@@ -97,9 +90,10 @@ def run_experiment(
     check_resume(workdir, config, fingerprint)
     with WorkdirLock(workdir, "train") if main else contextlib.nullcontext():
         log_steps_growth(workdir, config)
-        with open_run_data(config, workdir, cache_root() / "encoded", progress) as data:  # a stream ends here
+        # a stream's workers end with this block
+        with open_training_data(config, workdir, cache_root() / "encoded", progress) as (data, source):
             begin = time.perf_counter()
-            result = train(config, workdir, data.train, data.val, vocab=data.vocab, dataset_info=data.info,
+            result = train(config, workdir, source, data.val, vocab=data.vocab, dataset_info=data.info,
                            progress=progress)
         summary = {
             "steps": result.end_step,
@@ -112,31 +106,18 @@ def run_experiment(
             "data_pipeline": result.data_scalars,
             "config": config.to_dict(),
         }
-        if not eval_options.enabled:
+        if evaluation is None:
             return {"train": summary}
         model, _, vocab, tokenizer = load_for_inference(workdir)
         logging.info("evaluating on %d test programs",
-                     len(data.test) if eval_options.limit is None else eval_options.limit)
-        evaluation = evaluate_split(
-            model,
-            data.test,
-            tokenizer,
-            vocab,
-            records=data.test_records,
-            batch_size=eval_options.batch_size,
-            num_samples=eval_options.num_samples,
-            temperature=eval_options.temperature,
-            seed=config.seed,
-            limit=eval_options.limit,
-            latency_programs=eval_options.latency_programs,
-            progress=progress,
-            targets=config.targets,
-        )
-        metrics = evaluation.metrics
+                     len(data.test) if evaluation.limit is None else evaluation.limit)
+        scored = evaluate_split(model, data.test, tokenizer, vocab, records=data.test_records,
+                                **evaluation.decoding(config.seed), progress=progress, targets=config.targets)
+        metrics = scored.metrics
         metrics["train"] = summary
         if main:
             write_metrics(workdir, metrics)
-            write_predictions(workdir, evaluation.predictions)
+            write_predictions(workdir, scored.predictions)
     return metrics
 
 

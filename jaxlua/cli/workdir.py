@@ -1,23 +1,27 @@
-"""Workdir rules shared by the scripts: checks before anything is written, the lock, metrics file names.
+"""Workdir rules shared by the scripts: checks before anything is written, and the lock.
 
-No JAX here. A workdir holds one training run; `WorkdirLock` keeps a second train or evaluate off it while
-one runs, and metrics of another dataset, split or limit go to a file named after it, never into the run's own
-`metrics.json`.
+No JAX here. A workdir holds one training run (its files are named in jaxlua.workdir_files); `WorkdirLock`
+keeps a second train or evaluate off it while one runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
 import pathlib
-import re
 import socket
 
 from jaxlua.cli.flags import FlagError
+from jaxlua.config import ConfigBase, config_field
+from jaxlua.workdir_files import CHECKPOINT_DIRS, CONFIG_FILE, LOCK_FILE
 
-CONFIG_FILE = "config.json"
-LOCK_FILE = "lock.json"
-CHECKPOINT_DIRS = ("checkpoints", "best")
+
+@dataclasses.dataclass(frozen=True)
+class TrainedRun(ConfigBase):
+    """The setting (and so the flag) naming a trained run, for the scripts that read one (evaluate, predict)."""
+
+    workdir: str | None = config_field(None, "Training workdir holding the checkpoints, config and vocabulary.")
 
 
 class WorkdirBusyError(RuntimeError):
@@ -139,19 +143,3 @@ class WorkdirLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-
-def metrics_filename(split: str = "test", dataset: str | None = None, limit: int | None = None) -> str:
-    """The file a run's metrics go to, named after what they measure.
-
-    `metrics.json` is the run's own dataset, test split, every program (the contract's file); anything else is
-    `metrics_<dataset>_<split>[_limitN].json`, with `dataset` the other dataset's name (None: the run's own).
-    """
-    if dataset is None and split == "test" and limit is None:
-        return "metrics.json"
-    parts = ["metrics"]
-    if dataset is not None:
-        parts.append(re.sub(r"[^A-Za-z0-9.-]+", "-", dataset).strip("-.") or "dataset")
-    parts.append(split)
-    if limit is not None:
-        parts.append(f"limit{limit}")
-    return "_".join(parts) + ".json"

@@ -40,7 +40,7 @@ from jaxlua.data.buckets import quantile_widths
 from jaxlua.data.stream_mix import MixSchedule, slot_counts
 from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys, WorkerGroup
 from jaxlua.data.stream_worker import Candidate, MakerSettings, StreamError
-from jaxlua.lua.generator import GENERATOR_VERSION, LEVELS, GeneratorConfig
+from jaxlua.lua.generator import GENERATOR_VERSION, GeneratorConfig
 from jaxlua.tokenize import EncodedDataset, Tokenizer, Vocabulary, encode_dataset
 
 __all__ = ["ProgramStream", "StreamConfig", "StreamError", "open_stream", "stream_widths", "tokenizer_settings"]
@@ -56,7 +56,12 @@ def default_stream_workers() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class StreamConfig:
-    """Everything that decides a stream's batches (and, for `workers`/`buffer_batches`, only its speed)."""
+    """Everything that decides a stream's batches (and, for `workers`/`buffer_batches`, only its speed).
+
+    A run builds it from its validated `TrainConfig` (`jaxlua.data.run_data.stream_config`), which checks the
+    settings the two share (levels, seed, batch_size, max_len, num_buckets, heldout_per_level, targets); this
+    class checks only the ones the stream alone holds.
+    """
 
     levels: tuple[int, ...] = (4, 5, 6, 7)
     seed: int = 0
@@ -73,6 +78,7 @@ class StreamConfig:
     initial_mix: tuple[float, ...] = ()
     workers: int = dataclasses.field(default_factory=default_stream_workers)
     buffer_batches: int = 64  # ready batches kept ahead of the trainer
+    targets: str = "output"  # "trace_output": records hold their execution trace, written before the output
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(self.levels))
@@ -80,25 +86,17 @@ class StreamConfig:
         self.validate()
 
     def validate(self) -> None:
-        """ValueError, one line naming the bad setting."""
-        levels = self.levels
-        if not levels or len(set(levels)) != len(levels) or any(lv not in LEVELS for lv in levels):
-            raise ValueError(f"stream levels must be distinct values from {LEVELS}, got {levels!r}")
-        positive = ("batch_size", "num_buckets", "sort_window", "heldout_per_level", "max_attempts", "workers",
-                    "buffer_batches")
-        for name in positive:
+        """ValueError, one line naming the bad stream-only setting (see the class doc for the shared ones)."""
+        for name in ("sort_window", "max_attempts", "workers", "buffer_batches"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"stream {name} must be a positive int, got {value!r}")
         if not isinstance(self.vocab_per_level, int) or self.vocab_per_level < 0:
             raise ValueError(f"stream vocab_per_level must be an int >= 0, got {self.vocab_per_level!r}")
-        if not isinstance(self.max_len, int) or self.max_len < 4:
-            raise ValueError(f"stream max_len must be an int >= 4, got {self.max_len!r}")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"stream seed must be an int, got {self.seed!r}")
         if self.initial_mix:
-            if len(self.initial_mix) != len(levels):
-                raise ValueError(f"stream initial_mix needs one weight per level {levels}, got {self.initial_mix!r}")
+            if len(self.initial_mix) != len(self.levels):
+                raise ValueError(f"stream initial_mix needs one weight per level {self.levels}, "
+                                 f"got {self.initial_mix!r}")
             slot_counts(self.initial_mix, self.block_size)  # non-negative, finite, not all zero
         if not isinstance(self.generator, GeneratorConfig):
             raise ValueError(f"stream generator must be a GeneratorConfig, got {type(self.generator).__name__}")
@@ -180,7 +178,7 @@ class ProgramStream:
         }
 
     def _encode(self, split: str, records: list[dict]) -> EncodedDataset:
-        encoded = encode_dataset(records, self.tokenizer, self.vocab, self.config.max_len)
+        encoded = encode_dataset(records, self.tokenizer, self.vocab, self.config.max_len, targets=self.config.targets)
         if len(encoded) != len(records):  # the workers applied the same length rule: cannot happen
             raise StreamError(f"{len(records) - len(encoded)} {split} programs did not encode: {encoded.report}")
         return encoded
@@ -194,6 +192,8 @@ class ProgramStream:
                     "tokenizer": tokenizer_settings(self.tokenizer)}
         if c.initial_mix:
             settings["initial_mix"] = list(c.initial_mix)
+        if c.targets != "output":
+            settings["targets"] = c.targets
         return settings
 
     def set_mix(self, settings: list, step: int) -> None:
@@ -357,7 +357,7 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
     workers = WorkerGroup(config.workers)
     try:
         workers.broadcast(("init", MakerSettings(config.seed, config.levels, config.max_len, config.generator,
-                                                 settings, config.max_attempts)))
+                                                 settings, config.max_attempts, config.targets)))
         producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)
         count = config.heldout_per_level * len(config.levels)
         heldout_slots = [("val", i) for i in range(count)] + [("test", i) for i in range(count)]
@@ -366,7 +366,8 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
         if vocab is None:
             sample = _generate(producer, [("vocab", i) for i in range(config.vocab_per_level * len(config.levels))],
                                "vocabulary sample", progress)
-            vocab = tokenizer.build_vocabulary(token_lists(tokenizer, heldout["val"] + [c.record for c in sample]))
+            vocab = tokenizer.build_vocabulary(token_lists(tokenizer, heldout["val"] + [c.record for c in sample]),
+                                               traces=config.targets == "trace_output")
         keys = np.array(sorted(c.key for c in made), np.uint64)
         workers.broadcast(("train_inputs", vocab.tokens, keys))
         producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)
@@ -381,7 +382,10 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
 
 
 def token_lists(tokenizer: Tokenizer, records: list[dict]) -> Iterator[list[str]]:
-    """Program and output tokens of records that are known to parse (they passed the workers' encoding)."""
+    """Program and output tokens (and trace tokens, where a record holds its trace) of records that are known to
+    parse (they passed the workers' encoding)."""
     for record in records:
         yield tokenizer.program_tokens(record["source"])
         yield tokenizer.output_tokens(record["stdout"])
+        if "trace" in record:
+            yield tokenizer.trace_tokens(record["trace"], record["source"])

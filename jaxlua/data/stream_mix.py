@@ -22,6 +22,12 @@ import numpy as np
 MIX_LAG_BLOCKS = 4  # blocks the producer may run ahead of the trainer under a changing mix
 
 
+def initial_mix(num_levels: int, start: int) -> tuple[float, ...]:
+    """The first blocks' mix of a curriculum that starts from the first `start` levels: those evenly, the others
+    none (known before the stream opens)."""
+    return tuple(1.0 if i < start else 0.0 for i in range(num_levels))
+
+
 def slot_counts(weights: Sequence[float], block_size: int) -> np.ndarray:
     """Slots per level in one block: `weights` (non-negative, not all zero) scaled to `block_size`, rounded by
     largest remainders (ties to the earlier level), so the counts sum to `block_size` exactly."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxlua.data.stream_worker import Candidate, StreamError
 from jaxlua.data.workers import _read_message, _write_message, start_worker
+from jaxlua.workdir_files import STREAM_KEYS_FILE, STREAM_SETTINGS_FILE
 
 _WORKER_FUNCTION = "jaxlua.data.stream_worker:handle"
 TASKS_IN_FLIGHT = 2  # per worker: one being computed, one waiting in its pipe
@@ -148,8 +149,8 @@ class KeyLog:
     """
 
     def __init__(self, directory: str | os.PathLike, settings: dict) -> None:
-        self.path = pathlib.Path(directory) / "stream_keys.u64"
-        self._settings_path = self.path.with_suffix(".json")
+        self.path = pathlib.Path(directory) / STREAM_KEYS_FILE
+        self._settings_path = self.path.parent / STREAM_SETTINGS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(settings, sort_keys=True, indent=1) + "\n"
         if self._settings_path.exists():

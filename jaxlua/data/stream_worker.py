@@ -18,6 +18,7 @@ import hashlib
 import numpy as np
 from absl import logging
 
+from jaxlua.data.traces import trace_fields
 from jaxlua.data.writer import make_record
 from jaxlua.lua.generator import GeneratorConfig, ProgramGenerator
 from jaxlua.lua.sandbox import LuaSandbox
@@ -59,6 +60,7 @@ class MakerSettings:
     generator: GeneratorConfig
     tokenizer: dict
     max_attempts: int
+    targets: str = "output"  # "trace_output": run with the trace on, store it in the record, encode it
 
 
 @dataclasses.dataclass
@@ -106,19 +108,22 @@ class ProgramMaker:
         if train and self._vocab is None:
             raise RuntimeError("train slots requested before the vocabulary was sent")
         vocab = self._vocab if train else self._length_vocab
+        traced = s.targets == "trace_output"
         for attempt in range(attempt, attempt + s.max_attempts):
             generator = ProgramGenerator(program_seed(s.seed, space, index, attempt), s.generator)
             source = generator.sample(level)
-            result = self._sandbox.run(source, max_steps=s.generator.max_steps)
+            result = self._sandbox.run(source, max_steps=s.generator.max_steps, trace=traced)
             if result.status != "ok" or not generator.acceptable_output(result.stdout):
                 rejected[level, "lua"] += 1
                 continue
             digest, record = make_record(source, result.stdout, level, result.steps)
+            if traced:
+                record.update(trace_fields(result))
             key = record_key(digest)
             if train and key in self._heldout:
                 rejected[level, "heldout"] += 1
                 continue
-            encoded = encode_dataset([record], self._tokenizer, vocab, s.max_len)
+            encoded = encode_dataset([record], self._tokenizer, vocab, s.max_len, targets=s.targets)
             if len(encoded) == 0:
                 reason = next(r for k, r in _ENCODE_REASONS.items() if encoded.report[k])
                 rejected[level, reason] += 1

@@ -22,11 +22,10 @@ from flax import nnx
 from jaxlua.eval import by_construct as C
 from jaxlua.eval import metrics as M
 from jaxlua.eval.decode import Decoder, decode_rows, length_bucket, score_rows, strip_output
-from jaxlua.config import TARGETS
+from jaxlua.config import TARGETS, EvalConfig
 from jaxlua.eval.latency import measure_latency, output_text, target_tokenizer
 from jaxlua.io import atomic_write_text
-
-METRICS_FILENAME = "metrics.json"
+from jaxlua.workdir_files import METRICS_FILE, predictions_filename
 # One line of a predictions file: the program, its true and greedy predicted stdout (None: the predicted tokens
 # form no text), their exact match, and the fine constructs and groups of the program (None without records).
 PREDICTION_KEYS: tuple[str, ...] = (
@@ -63,16 +62,9 @@ def _check_args(dataset: Any, batch_size: int, num_samples: int, temperature: fl
                 limit: int | None, latency_programs: int) -> None:
     if len(dataset.lengths) == 0:
         raise ValueError("cannot evaluate an empty dataset")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    if num_samples < 0:
-        raise ValueError(f"num_samples must be >= 0; got {num_samples}")
-    if num_samples > 0 and temperature <= 0:
-        raise ValueError(f"sampling for pass@k needs temperature > 0; got {temperature}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1 or None; got {limit}")
-    if latency_programs < 0:
-        raise ValueError(f"latency_programs must be >= 0; got {latency_programs}")
+    # The rules of the evaluation settings are EvalConfig's (ValueError naming the setting).
+    EvalConfig(batch_size=batch_size, num_samples=num_samples, temperature=temperature, limit=limit,
+               latency_programs=latency_programs)
 
 
 def evaluate_model(model: nnx.Module, dataset: Any, tokenizer: Any, vocab: Any, **options: Any) -> dict[str, Any]:
@@ -252,25 +244,15 @@ def format_metrics_table(metrics: Mapping[str, Any]) -> str:
 
 
 def write_metrics(workdir: str | pathlib.Path, metrics: Mapping[str, Any],
-                  filename: str = METRICS_FILENAME) -> pathlib.Path:
+                  filename: str = METRICS_FILE) -> pathlib.Path:
     """Write metrics as JSON to workdir/metrics.json (or `filename`), creating workdir; returns the path."""
     path = pathlib.Path(workdir) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
 
 
-def predictions_filename(metrics_filename: str = METRICS_FILENAME) -> str:
-    """The predictions file beside a metrics file: metrics.json -> predictions.jsonl, metrics_<x>.json ->
-    predictions_<x>.jsonl; any other name <stem>.json -> <stem>.predictions.jsonl. Distinct metrics files get
-    distinct predictions files, and a predictions file never takes a metrics file's name."""
-    stem = metrics_filename[:-len(".json")] if metrics_filename.endswith(".json") else metrics_filename
-    if stem == "metrics" or stem.startswith("metrics_"):
-        return "predictions" + stem[len("metrics"):] + ".jsonl"
-    return stem + ".predictions.jsonl"
-
-
 def write_predictions(workdir: str | pathlib.Path, predictions: Sequence[Mapping[str, Any]],
-                      metrics_filename: str = METRICS_FILENAME) -> pathlib.Path:
+                      metrics_filename: str = METRICS_FILE) -> pathlib.Path:
     """Write one JSON line per program to the predictions file beside `metrics_filename` (atomically, creating
     workdir); returns the path."""
     path = pathlib.Path(workdir) / predictions_filename(metrics_filename)

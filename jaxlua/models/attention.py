@@ -1,15 +1,29 @@
-"""Causal multi-head scaled dot-product self-attention with a padding mask and a KV cache for decoding."""
+"""Causal multi-head scaled dot-product self-attention with a padding mask and a KV cache, and its block part.
+
+`SelfAttention` is the layer: a sequence call (causal + padding mask) and `extend`, which writes new tokens'
+keys and values into a `KVCache` of `max_len` positions and attends over every cached position up to each
+query's own. `AttentionPart` (registered as "attention") is the layer in a block: the first call on a fresh
+cache (prefill) attends over its own tokens only, as the sequence call does, and stores their keys and values
+from position 0; a call continuing the cache goes through `extend`.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-KVCache = tuple[jax.Array, jax.Array]  # keys, values: [B, max_len, heads, head_dim]
+from jaxlua.config import ModelConfig
+from jaxlua.models.parts import Context, Part, no_aux
+
 _MASKED = -1e30  # finite, so a row with no visible key gives a uniform softmax, not NaN
+
+
+class KVCache(NamedTuple):
+    keys: jax.Array  # [B, max_len, heads, head_dim]; position p of row b at [b, p]
+    values: jax.Array  # [B, max_len, heads, head_dim]
 
 
 class SelfAttention(nnx.Module):
@@ -50,24 +64,49 @@ class SelfAttention(nnx.Module):
 
     def init_cache(self, batch: int, max_len: int, dtype: Any = jnp.float32) -> KVCache:
         shape = (batch, max_len, self.num_heads, self.head_dim)
-        return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
+        return KVCache(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype))
+
+    def extend(self, x: jax.Array, cache: KVCache, positions: jax.Array) -> tuple[jax.Array, KVCache]:
+        """`x [B,T,dim]` at `positions int32[B,T]` -> (y [B,T,dim], cache with their keys and values).
+
+        A query sees the cached keys at positions up to its own: the earlier tokens of its row and itself.
+        """
+        chex.assert_rank(x, 3)
+        q, k, v = self._heads(x)
+        rows = jnp.arange(x.shape[0])[:, None]
+        keys = cache.keys.at[rows, positions].set(k.astype(cache.keys.dtype))
+        values = cache.values.at[rows, positions].set(v.astype(cache.values.dtype))
+        visible = jnp.arange(keys.shape[1])[None, None, :] <= positions[:, :, None]
+        y = self._attend(q, keys.astype(q.dtype), values.astype(q.dtype), visible)
+        return y, KVCache(keys, values)
 
     def decode(self, x_t: jax.Array, cache: KVCache, pos: jax.Array) -> tuple[jax.Array, KVCache]:
-        """One token per row: `x_t [B,dim]` at positions `pos int32[B]`; keys at positions <= pos are visible."""
+        """One token per row: `x_t [B,dim]` at positions `pos int32[B]` (`extend` with T = 1)."""
         chex.assert_rank(x_t, 2)
-        q, k, v = self._heads(x_t[:, None])
-        rows = jnp.arange(x_t.shape[0])
-        k_cache = cache[0].at[rows, pos].set(k[:, 0].astype(cache[0].dtype))
-        v_cache = cache[1].at[rows, pos].set(v[:, 0].astype(cache[1].dtype))
-        visible = (jnp.arange(k_cache.shape[1])[None, :] <= pos[:, None])[:, None, :]
-        y = self._attend(q, k_cache.astype(q.dtype), v_cache.astype(q.dtype), visible)
-        return y[:, 0], (k_cache, v_cache)
+        y, cache = self.extend(x_t[:, None], cache, pos[:, None])
+        return y[:, 0], cache
 
 
-def fill_cache(kv: KVCache, max_len: int) -> KVCache:
-    """Pad prefill keys/values [B,T,h,d] to the cache length `max_len`."""
-    t = kv[0].shape[1]
-    if t > max_len:
-        raise ValueError(f"sequence length {t} exceeds the KV cache length max_len={max_len}")
-    pad = ((0, 0), (0, max_len - t), (0, 0), (0, 0))
-    return jnp.pad(kv[0], pad), jnp.pad(kv[1], pad)
+class AttentionPart(Part):
+    """`config.num_heads`-head self-attention as a block part, with a KV cache of `max_len` positions."""
+
+    def __init__(self, config: ModelConfig, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.layer = SelfAttention(dim, config.num_heads, dtype=config.compute_dtype, rngs=rngs)
+
+    def init_cache(self, batch: int, max_len: int, dtype: Any) -> KVCache:
+        return self.layer.init_cache(batch, max_len, dtype)
+
+    def __call__(self, x: jax.Array, ctx: Context,
+                 cache: KVCache | None = None) -> tuple[jax.Array, KVCache | None, jax.Array]:
+        if cache is None:
+            return self.layer(x, ctx.mask), None, no_aux()
+        if ctx.continues:
+            y, cache = self.layer.extend(x, cache, ctx.positions)
+            return y, cache, no_aux()
+        t, max_len = x.shape[1], cache.keys.shape[1]
+        if t > max_len:
+            raise ValueError(f"sequence length {t} exceeds the KV cache length max_len={max_len}")
+        y, (k, v) = self.layer(x, ctx.mask, return_kv=True)
+        cache = KVCache(cache.keys.at[:, :t].set(k.astype(cache.keys.dtype)),
+                        cache.values.at[:, :t].set(v.astype(cache.values.dtype)))
+        return y, cache, no_aux()

@@ -1,9 +1,10 @@
-"""Parts of a modern recurrent block beside the cell: a short causal depthwise convolution and a gated MLP.
+"""Layers of a modern recurrent block beside the cell: a short causal depthwise convolution and a gated MLP.
 
 Griffin/RecurrentGemma and the minGRU paper's language model put a temporal convolution in front of the
 recurrence (each channel mixes its last `width` inputs, so the cell sees short n-grams at once) and follow the
-recurrence with a gated feed-forward layer (position-wise capacity the cell lacks). Both are optional per model
-(`ModelConfig.conv_width`, `ModelConfig.mlp_ratio`); with both off a block is exactly the cell block it was.
+recurrence with a gated feed-forward layer (position-wise capacity the cell lacks). Both are optional per model:
+`ModelConfig.conv_width` puts the convolution inside the cell part (jaxlua.models.cell_part), and
+`ModelConfig.mlp_ratio` adds a branch with the gated MLP (`GatedMLPPart`, registered as "gated_mlp").
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from jaxlua.config import ModelConfig
+from jaxlua.models.parts import Context, Part, no_aux
 
 
 class CausalConv(nnx.Module):
@@ -29,13 +33,21 @@ class CausalConv(nnx.Module):
         self.kernel = nnx.Param(jnp.zeros((width, channels), jnp.float32).at[-1].set(1.0))
         self.bias = nnx.Param(jnp.zeros((channels,), jnp.float32))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """`x [B,T,C]` -> `[B,T,C]`; position t reads positions t-width+1..t (zeros before the start)."""
-        kernel, bias = self.kernel.get_value().astype(x.dtype), self.bias.get_value().astype(x.dtype)
-        padded = jnp.pad(x, ((0, 0), (self.width - 1, 0), (0, 0)))
-        steps = x.shape[1]
+    def _taps(self, padded: jax.Array, steps: int) -> jax.Array:
+        """The outputs of the last `steps` positions of `padded [B, width-1+steps, C]`."""
+        kernel, bias = self.kernel.get_value().astype(padded.dtype), self.bias.get_value().astype(padded.dtype)
         y = sum(padded[:, j:j + steps] * kernel[j] for j in range(self.width))
         return y + bias
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """`x [B,T,C]` -> `[B,T,C]`; position t reads positions t-width+1..t (zeros before the start)."""
+        return self._taps(jnp.pad(x, ((0, 0), (self.width - 1, 0), (0, 0))), x.shape[1])
+
+    def extend(self, state: jax.Array, x: jax.Array, lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """`x [B,T,C]` after the inputs whose last width-1 are `state` -> (y [B,T,C], the state after row b's
+        first `lengths[b]` inputs of x)."""
+        padded = jnp.concatenate([state.astype(x.dtype), x], axis=1)
+        return self._taps(padded, x.shape[1]), self.state_after(padded, lengths + self.width - 1)
 
     def init_state(self, batch: int, dtype: Any = jnp.float32) -> jax.Array:
         """The decoding state before any input: `width - 1` zero inputs per row."""
@@ -65,3 +77,14 @@ class GatedMLP(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.down(jax.nn.gelu(self.gate(x)) * self.up(x))
+
+
+class GatedMLPPart(Part):
+    """The gated MLP as a block part: `config.mlp_ratio` wide inside, stateless."""
+
+    def __init__(self, config: ModelConfig, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.layer = GatedMLP(dim, config.mlp_ratio, dtype=config.compute_dtype, rngs=rngs)
+
+    def __call__(self, x: jax.Array, ctx: Context, cache: None = None) -> tuple[jax.Array, None, jax.Array]:
+        del ctx, cache
+        return self.layer(x), None, no_aux()

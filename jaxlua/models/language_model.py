@@ -1,40 +1,31 @@
-"""LanguageModel: token embedding -> N blocks (cell, optional MoE, attention, recall, MLP) -> LayerNorm -> head.
+"""LanguageModel: token embedding -> N blocks of parts -> LayerNorm -> head, for every model kind.
 
-A block is pre-norm with residuals: `x += drop(cell(conv(LN(x))))` (the causal convolution only when
-`conv_width > 0`), then `x += drop(moe(LN(x)))`, `x += drop(attn(LN(x)))`, `x += drop(recall(LN(x)))` and
-`x += drop(mlp(LN(x)))` when enabled. Program recall (`recall_dim`, jaxlua.models.recall) lets the output
-positions attend over the program positions and leaves the program positions unchanged. The first block's cell
-reads the embedding directly; when `embed_dim != hidden_dim` that block has no residual (as in the dissertation,
-where the cell maps embeddings to hidden states). Generation: `prefill(tokens, lengths)` runs the sequence once
-and returns a cache holding each layer's last state (plus keys and values when attention or recall is on) and
-the logits of each row's last token only (the head runs on one position per row, not T); `decode_step` then
-costs O(1) per token for every recurrent cell.
+A model is its `Layout` (`layout_for(config)`): the pattern of branches each block runs (jaxlua.models.block),
+the embedding width, whether a learned position embedding is added to the tokens' and whether the head is tied
+to the token embedding. The recurrent model's blocks are `cell` (with the optional convolution and program
+encoder inside), then `moe`, `attention`, `recall` and the gated MLP when the config enables them; the
+Transformer (jaxlua.models.transformer) is the same class with another layout.
 
-With `program_encoder` each block also has a backward cell of the same kind (width `in_dim`) that reads the
-program (the positions before the first SEP) right to left; its output, zero outside the program, is added to the
-forward cell's input, so the forward state at SEP has read the program both ways. (Added to the block's output
-instead, the last block's backward cell would reach only the program positions' logits, which the output loss
-never reads: no gradient, and a one-block model would gain nothing.) The output is still written left to right:
-output tokens never reach the backward cell, so `prefill` on the prompt (BOS program SEP) includes it and
-`decode_step` needs no backward state.
+One call serves training, prefill and decoding: `extend(state, tokens, lengths)` runs new tokens through every
+block from the cache in `state` (a `DecodeState`) and returns the cache after them. `prefill` is `extend` from
+`init_cache` on the prompt, which gives the logits of each row's last token only (the head runs on one position
+per row, not T); `decode_step` is `extend` on one token per row, O(1) per token for every recurrent cell. The
+parts read the program mask (the positions before the first SEP) from the call's `Context`: the first call on a
+cache computes it from its tokens, and a call continuing a started cache has only output positions.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 import chex
 import jax
 import jax.numpy as jnp
-from flax import nnx
+from flax import nnx, struct
 
 from jaxlua.config import CELLS, ModelConfig
-from jaxlua.models.attention import SelfAttention, fill_cache
-from jaxlua.models.block_parts import CausalConv, GatedMLP
+from jaxlua.models.block import Block, BlockCache
 from jaxlua.models.dropout import Dropout
-from jaxlua.models.moe import MoE
-from jaxlua.models.recall import ProgramRecall
-
-DecodeState = dict[str, Any]  # {"layers": tuple of per-layer dicts, "pos": int32[B] (next position)}
+from jaxlua.models.parts import Branch, Context
 
 # The id of SEP (`<PROGRAM END>`), which ends the program: a copy of jaxlua.tokenize.Vocabulary's `sep_id`, since
 # the model side imports no tokenizer (no tree-sitter); tests/models/test_program_encoder.py checks they agree.
@@ -59,135 +50,93 @@ def check_tokens(tokens: jax.Array, rank: int) -> None:
         raise TypeError(f"tokens must be integer ids; got dtype {tokens.dtype}")
 
 
-class Block(nnx.Module):
-    """One recurrent block; see the module docstring."""
+class Layout(NamedTuple):
+    """What distinguishes one model kind from another."""
 
-    def __init__(self, config: ModelConfig, in_dim: int, *, rngs: nnx.Rngs) -> None:
-        hidden, dtype = config.hidden_dim, config.compute_dtype
-        self.residual = in_dim == hidden
-        self.norm = nnx.LayerNorm(in_dim, dtype=dtype, rngs=rngs)
-        self.conv = CausalConv(in_dim, config.conv_width, dtype=dtype, rngs=rngs) if config.conv_width else None
-        self.cell = CELLS.get(config.cell)(in_dim, hidden, dtype=dtype, scan_method=config.scan_method, rngs=rngs)
-        self.backward_cell = (CELLS.get(config.cell)(in_dim, in_dim, dtype=dtype, scan_method=config.scan_method,
-                                                     rngs=rngs)
-                              if config.program_encoder else None)
-        self.moe_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.num_experts else None
-        self.moe = (MoE(hidden, config.num_experts, config.moe_top_k, dtype=dtype, rngs=rngs)
-                    if config.num_experts else None)
-        self.attn_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.attention else None
-        self.attn = (SelfAttention(hidden, config.num_heads, dtype=dtype, rngs=rngs)
-                     if config.attention else None)
-        self.recall_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.recall_dim else None
-        self.recall = (ProgramRecall(hidden, config.recall_dim, dtype=dtype, rngs=rngs)
-                       if config.recall_dim else None)
-        self.mlp_norm = nnx.LayerNorm(hidden, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
-        self.mlp = GatedMLP(hidden, config.mlp_ratio, dtype=dtype, rngs=rngs) if config.mlp_ratio else None
-        self.dropout = Dropout(config.dropout, rngs=rngs)
+    pattern: tuple[Branch, ...]  # the branches of every block
+    embed_dim: int  # the token embedding's width: the first block's input
+    learned_positions: bool = False  # add an embedding of each token's position (needs T <= max_len)
+    tied_head: bool = False  # logits from the token embedding's transpose instead of a head of their own
 
-    def _add(self, x: jax.Array, y: jax.Array, residual: bool = True) -> jax.Array:
-        y = self.dropout(y)
-        return x + y if residual else y
 
-    def _read_backward(self, u: jax.Array, program: jax.Array) -> jax.Array:
-        """The backward cell over the program positions, right to left: `u [B,T,in]` -> [B,T,in], zero outside.
+@struct.dataclass
+class DecodeState:
+    """The cache of every block and each row's next position; fields also read by name (`state["pos"]`)."""
 
-        Inputs outside the program are zeroed and the time axis flipped; the cell carries its state unchanged
-        where the flipped program mask is False, so it starts from zero at each row's last program token.
-        """
-        inside = program[:, :, None]
-        y, _ = self.backward_cell(jnp.flip(jnp.where(inside, u, 0), axis=1), mask=jnp.flip(program, axis=1))
-        return jnp.where(inside, jnp.flip(y, axis=1), 0)
+    caches: tuple[BlockCache, ...]
+    pos: jax.Array  # int32[B]
+    started: bool = struct.field(pytree_node=False, default=False)  # holds a prompt (static)
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None, lengths: jax.Array | None = None,
-                 program: jax.Array | None = None):
-        """`x [B,T,in]` -> (x [B,T,H], aux loss, layer cache or None).
-
-        With `lengths` (prefill) the layer cache for decoding is returned: the last cell state, the keys and
-        values when attention is on, the recall memory when recall is on, and the convolution's last inputs of
-        each row when it is on. `program` (bool[B,T], from `program_mask`) is needed when the block has a
-        backward cell or program recall.
-        """
-        u = self.norm(x)
-        conv_in = u
-        if self.conv is not None:
-            u = self.conv(u)
-        if program is None and (self.backward_cell is not None or self.recall is not None):
-            raise ValueError("a block with a backward cell (program_encoder) or recall needs the program mask")
-        if self.backward_cell is not None:
-            u = u + self._read_backward(u, program)
-        y, state = self.cell(u, mask=mask)
-        x = self._add(x, y, self.residual)
-        aux = jnp.zeros((), jnp.float32)
-        if self.moe is not None:
-            y, aux = self.moe(self.moe_norm(x), mask)
-            x = self._add(x, y)
-        kv = None
-        if self.attn is not None:
-            y, kv = self.attn(self.attn_norm(x), mask, return_kv=True)
-            x = self._add(x, y)
-        memory = None
-        if self.recall is not None:
-            outputs = ~program if mask is None else mask & ~program
-            y, memory = self.recall(self.recall_norm(x), program, outputs)
-            x = self._add(x, y)
-        if self.mlp is not None:
-            x = self._add(x, self.mlp(self.mlp_norm(x)))
-        if lengths is None:
-            return x, aux, None
-        cache = {"cell": state}
-        if kv is not None:
-            cache["kv"] = kv
-        if memory is not None:
-            cache["recall"] = memory
-        if self.conv is not None:
-            cache["conv"] = self.conv.state_after(conv_in, lengths)
-        return x, aux, cache
-
-    def decode(self, x: jax.Array, layer: dict, pos: jax.Array) -> tuple[jax.Array, dict]:
-        """One token `x [B,in]` -> (x [B,H], updated layer cache)."""
-        u = self.norm(x)
-        new = {}
-        if self.conv is not None:
-            new["conv"], u = self.conv.step(layer["conv"], u)
-        state, y = self.cell.step(layer["cell"], u)
-        new["cell"] = state
-        x = self._add(x, y, self.residual)
-        if self.moe is not None:
-            x = self._add(x, self.moe(self.moe_norm(x))[0])
-        if self.attn is not None:
-            y, new["kv"] = self.attn.decode(self.attn_norm(x), layer["kv"], pos)
-            x = self._add(x, y)
-        if self.recall is not None:
-            new["recall"] = layer["recall"]
-            x = self._add(x, self.recall.decode(self.recall_norm(x), layer["recall"]))
-        if self.mlp is not None:
-            x = self._add(x, self.mlp(self.mlp_norm(x)))
-        return x, new
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
 
 
 class LanguageModel(nnx.Module):
-    """Next-token model over one of the registered recurrent cells (jaxlua.config.CELLS)."""
+    """Next-token model whose blocks follow `layout_for(config)` (or `pattern`, when given)."""
 
-    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs) -> None:
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs, pattern: Sequence[Branch] | None = None) -> None:
+        layout = self.layout_for(config)
+        if pattern is not None:
+            layout = layout._replace(pattern=tuple(pattern))
+        self.config, self.layout = config, layout
+        dtype, width = config.compute_dtype, layout.embed_dim
+        self.embed = nnx.Embed(config.vocab_size, width, dtype=dtype, rngs=rngs)
+        if layout.learned_positions:
+            self.positions = nnx.Embed(config.max_len, width, dtype=dtype, rngs=rngs)
+        self.dropout = Dropout(config.dropout, rngs=rngs)
+        dims = [width] + [config.hidden_dim] * (config.num_layers - 1)
+        self.blocks = nnx.List([Block(config, d, layout.pattern, rngs=rngs) for d in dims])
+        self.norm = nnx.LayerNorm(config.hidden_dim, dtype=dtype, rngs=rngs)
+        if not layout.tied_head:
+            self.head = nnx.Linear(config.hidden_dim, config.vocab_size, dtype=dtype, rngs=rngs)
+
+    @classmethod
+    def layout_for(cls, config: ModelConfig) -> Layout:
+        """The recurrent model: the cell, then MoE, attention, recall and the gated MLP where enabled."""
         if config.cell not in CELLS:
             raise ValueError(f"LanguageModel needs a recurrent cell {CELLS.names()}; got {config.cell!r} "
                              "(use jaxlua.models.build for the transformer)")
-        self.config = config
-        dtype = config.compute_dtype
-        self.embed = nnx.Embed(config.vocab_size, config.embed_dim, dtype=dtype, rngs=rngs)
-        self.dropout = Dropout(config.dropout, rngs=rngs)
-        dims = [config.embed_dim] + [config.hidden_dim] * (config.num_layers - 1)
-        self.blocks = nnx.List([Block(config, d, rngs=rngs) for d in dims])
-        self.norm = nnx.LayerNorm(config.hidden_dim, dtype=dtype, rngs=rngs)
-        self.head = nnx.Linear(config.hidden_dim, config.vocab_size, dtype=dtype, rngs=rngs)
-
-    @property
-    def _needs_program(self) -> bool:
-        return self.config.program_encoder or bool(self.config.recall_dim)
+        pattern = [Branch("cell", norm="norm")]
+        if config.num_experts:
+            pattern.append(Branch("moe"))
+        if config.attention:
+            pattern.append(Branch("attention", "attn"))
+        if config.recall_dim:
+            pattern.append(Branch("recall"))
+        if config.mlp_ratio:
+            pattern.append(Branch("gated_mlp", "mlp"))
+        return Layout(tuple(pattern), config.embed_dim)
 
     def logits(self, x: jax.Array) -> jax.Array:
         """Final features `x [..., H]` (from `features`) -> logits f32[..., V]: the final norm and the head."""
-        return self.head(self.norm(x)).astype(jnp.float32)
+        x = self.norm(x)
+        return (self.embed.attend(x) if self.layout.tied_head else self.head(x)).astype(jnp.float32)
+
+    def _run(self, tokens: jax.Array, mask: jax.Array | None,
+             state: DecodeState | None) -> tuple[jax.Array, jax.Array, tuple[BlockCache, ...] | None]:
+        """Every block on `tokens [B,T]` -> (features [B,T,H], aux loss, the caches after them or None)."""
+        t = tokens.shape[1]
+        continues = state is not None and state.started
+        if continues:
+            positions = state.pos[:, None] + jnp.arange(t, dtype=jnp.int32)[None]
+            program = jnp.zeros(tokens.shape, bool)
+        else:
+            positions = jnp.arange(t, dtype=jnp.int32)[None]
+            program = program_mask(tokens, mask)
+        ctx = Context(mask, program, positions, continues)
+        x = self.embed(tokens)
+        if self.layout.learned_positions:
+            if t > self.config.max_len:
+                raise ValueError(f"sequence length {t} exceeds max_len={self.config.max_len}")
+            x = x + self.positions(positions)
+        x = self.dropout(x)
+        aux = jnp.zeros((), jnp.float32)
+        caches = []
+        for index, block in enumerate(self.blocks):
+            x, cache, block_aux = block(x, ctx, None if state is None else state.caches[index])
+            aux = aux + block_aux
+            caches.append(cache)
+        return x, aux, None if state is None else tuple(caches)
 
     def features(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """`tokens int32[B,T]` -> (features [B,T,H] before the final norm, MoE aux loss f32[]).
@@ -196,12 +145,7 @@ class LanguageModel(nnx.Module):
         only on the positions the loss reads.
         """
         check_tokens(tokens, 2)
-        x = self.dropout(self.embed(tokens))
-        program = program_mask(tokens, mask) if self._needs_program else None
-        aux = jnp.zeros((), jnp.float32)
-        for block in self.blocks:
-            x, block_aux, _ = block(x, mask, program=program)
-            aux = aux + block_aux
+        x, aux, _ = self._run(tokens, mask, None)
         return x, aux
 
     def __call__(self, tokens: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
@@ -211,32 +155,39 @@ class LanguageModel(nnx.Module):
         chex.assert_shape(logits, (*tokens.shape, self.config.vocab_size))
         return logits, aux
 
+    def init_cache(self, batch: int) -> DecodeState:
+        """The state before any token: every part's empty cache (attention holds `max_len` positions)."""
+        dtype, max_len = self.config.compute_dtype, self.config.max_len
+        caches = tuple(block.init_cache(batch, max_len, dtype) for block in self.blocks)
+        return DecodeState(caches, jnp.zeros((batch,), jnp.int32))
+
+    def extend(self, state: DecodeState, tokens: jax.Array,
+               lengths: jax.Array | None = None) -> tuple[DecodeState, jax.Array]:
+        """`tokens int32[B,T]` (row b real up to `lengths[b]`, default T) after `state` -> (state after them,
+        features [B,T,H]). From `init_cache` the tokens are a prompt; after it they are all output positions."""
+        check_tokens(tokens, 2)
+        mask = None
+        if lengths is not None:
+            chex.assert_shape(lengths, tokens.shape[:1])
+            mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        x, _, caches = self._run(tokens, mask, state)
+        advance = tokens.shape[1] if lengths is None else lengths.astype(jnp.int32)
+        return DecodeState(caches, state.pos + advance, started=True), x
+
     def prefill(self, tokens: jax.Array, lengths: jax.Array) -> tuple[DecodeState, jax.Array]:
         """Run `tokens [B,T]` (row b valid up to `lengths[b] >= 1`) -> (cache after token lengths-1, logits f32[B,V]).
 
         The logits are those of position `lengths-1` of each row (what `__call__` gives there): decoding needs
         nothing else, so the norm and head run on one position per row.
         """
-        check_tokens(tokens, 2)
-        chex.assert_shape(lengths, tokens.shape[:1])
-        mask = jnp.arange(tokens.shape[1])[None, :] < lengths[:, None]
-        x = self.dropout(self.embed(tokens))
-        program = program_mask(tokens, mask) if self._needs_program else None
-        layers = []
-        for block in self.blocks:
-            x, _, layer = block(x, mask, lengths, program=program)
-            if "kv" in layer:
-                layer["kv"] = fill_cache(layer["kv"], self.config.max_len)
-            layers.append(layer)
-        logits = self.logits(last_positions(x, lengths))
-        return {"layers": tuple(layers), "pos": lengths.astype(jnp.int32)}, logits
+        state, x = self.extend(self.init_cache(tokens.shape[0]), tokens, lengths)
+        return state, self.logits(last_positions(x, lengths))
 
     def decode_step(self, state: DecodeState, token: jax.Array) -> tuple[jax.Array, DecodeState]:
-        """Feed one token per row (`int32[B]`) -> (logits f32[B,V], state advanced by one)."""
+        """Feed one token per row (`int32[B]`) -> (logits f32[B,V], state advanced by one).
+
+        With learned positions, positions past max_len - 1 are outside the position table: the caller stops there.
+        """
         check_tokens(token, 1)
-        x = self.dropout(self.embed(token))
-        layers = []
-        for block, layer in zip(self.blocks, state["layers"]):
-            x, layer = block.decode(x, layer, state["pos"])
-            layers.append(layer)
-        return self.logits(x), {"layers": tuple(layers), "pos": state["pos"] + 1}
+        state, x = self.extend(state, token[:, None])
+        return self.logits(x[:, 0]), state

@@ -4,6 +4,7 @@ Dense (the dissertation's): a softmax gate weights every expert and the outputs 
 only the k largest gate weights are kept and renormalised, and a Switch-style load-balancing loss
 (`num_experts * sum_e fraction_routed_e * mean_gate_e`, 1.0 when balanced) is returned for the trainer.
 Each expert is a linear map `dim -> dim`; all experts run as one matmul over the gate-weighted inputs.
+`MoEPart` is the layer as a stateless block part (registered as "moe"); its aux is the load-balancing loss.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import chex
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from jaxlua.config import ModelConfig
+from jaxlua.models.parts import Context, Part
 
 
 class MoE(nnx.Module):
@@ -54,3 +58,16 @@ class MoE(nnx.Module):
         y = y + weights.astype(x.dtype) @ self.bias[...].astype(x.dtype)
         chex.assert_equal_shape((x, y))
         return y, aux
+
+
+class MoEPart(Part):
+    """`config.num_experts` experts (top `config.moe_top_k`, 0 = dense) as a block part; the padding mask weighs
+    the load-balancing loss."""
+
+    def __init__(self, config: ModelConfig, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.layer = MoE(dim, config.num_experts, config.moe_top_k, dtype=config.compute_dtype, rngs=rngs)
+
+    def __call__(self, x: jax.Array, ctx: Context, cache: None = None) -> tuple[jax.Array, None, jax.Array]:
+        del cache
+        y, aux = self.layer(x, ctx.mask)
+        return y, None, aux

@@ -10,28 +10,37 @@ Cost. The scores are `[queries, keys]`; with every position a query that is `T x
 self-attention. The outputs are a short suffix, so each call measures the longest output of the batch (a traced
 value) and `lax.switch`es to the smallest static query window that holds it: each row's queries are gathered from
 its first SEP on, `W` of them, and the updates scattered back, for `W x T` scores. A window of `T` is the plain
-masked `[T, T]` form. Decoding computes the keys and values once at prefill and caches them with the program
-mask; each step computes only its own query, O(T) per token.
+masked `[T, T]` form.
 
-Decoding treats every step after the prompt as an output position: the prompt must hold the whole program up to
-its SEP (as `BOS program SEP` does), as for the program encoder.
+`RecallPart` (registered as "recall") is the layer in a block. Its cache is the `RecallMemory` (keys, values and
+program mask) of the first call on a fresh cache, the prompt: prefill computes it once, and a call continuing the
+cache computes only its own queries, O(T) per token. Such a call's positions are all outputs (`Context`): the
+prompt must hold the whole program up to its SEP (as `BOS program SEP` does), as for the program encoder.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import chex
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-RecallMemory = tuple[jax.Array, jax.Array, jax.Array]  # keys, values [B,T,heads,head_dim]; program bool[B,T]
+from jaxlua.config import ModelConfig
+from jaxlua.models.parts import Context, Part, no_aux
+
 HEAD_DIM = 32  # recall width / HEAD_DIM heads: few wide heads, since small batched products are slow on a CPU
 _MASKED = -1e30
 _FIRST_WINDOW = 16  # the smallest query window; each next one is 4 times wider, while narrower than T
 # Up to this width every position is a query (the plain masked [T, T] form): the window's switch, gathers and
 # scatters cost more than the scores they save on short sequences.
 PLAIN_UP_TO = 128
+
+
+class RecallMemory(NamedTuple):
+    keys: jax.Array  # [B,T,heads,head_dim]: of every position of the prompt
+    values: jax.Array  # [B,T,heads,head_dim]
+    program: jax.Array  # bool[B,T]: the keys that are program positions
 
 
 def query_windows(width: int) -> tuple[int, ...]:
@@ -66,9 +75,9 @@ class ProgramRecall(nnx.Module):
     def memory(self, x: jax.Array, program: jax.Array) -> RecallMemory:
         """`x [B,T,dim]` (normed), `program bool[B,T]` -> the keys and values of every position, and `program`."""
         k, v = jnp.split(self.key_value(x), 2, axis=-1)
-        return self._split_heads(k), self._split_heads(v), program
+        return RecallMemory(self._split_heads(k), self._split_heads(v), program)
 
-    def _read(self, x_q: jax.Array, memory: RecallMemory, active: jax.Array) -> jax.Array:
+    def read(self, x_q: jax.Array, memory: RecallMemory, active: jax.Array) -> jax.Array:
         """Queries from `x_q [B,Q,dim]` over `memory` -> [B,Q,dim], zero where `active bool[B,Q]` is False.
 
         A row without program positions gets zero too (its softmax would otherwise spread over padding).
@@ -86,13 +95,13 @@ class ProgramRecall(nnx.Module):
         """The update [B,T,dim] computed on `window` queries per row, from the row's first output position."""
         width = x.shape[1]
         if window >= width:
-            return self._read(x, memory, outputs)
-        start = jnp.sum(memory[2], axis=1, dtype=jnp.int32)  # the program is a prefix: its length is the first SEP
+            return self.read(x, memory, outputs)
+        start = jnp.sum(memory.program, axis=1, dtype=jnp.int32)  # the program is a prefix: its length is the first SEP
         index = start[:, None] + jnp.arange(window, dtype=jnp.int32)[None, :]
         in_range = index < width
         index = jnp.minimum(index, width - 1)
         active = in_range & jnp.take_along_axis(outputs, index, axis=1)
-        y = self._read(jnp.take_along_axis(x, index[..., None], axis=1), memory, active)
+        y = self.read(jnp.take_along_axis(x, index[..., None], axis=1), memory, active)
         rows = jnp.arange(x.shape[0])[:, None]
         return jnp.zeros_like(x).at[rows, index].add(y)  # clamped duplicates add zeros
 
@@ -116,7 +125,22 @@ class ProgramRecall(nnx.Module):
         branches = [jax.checkpoint(lambda x, m, o, w=w: self._windowed(w, x, m, o)) for w in windows]
         return jax.lax.switch(choice, branches, x, memory, outputs), memory
 
-    def decode(self, x_t: jax.Array, memory: RecallMemory) -> jax.Array:
-        """One output position per row: `x_t [B,dim]` (normed) -> its update [B,dim]."""
-        chex.assert_rank(x_t, 2)
-        return self._read(x_t[:, None], memory, jnp.ones((x_t.shape[0], 1), bool))[:, 0]
+
+class RecallPart(Part):
+    """Program recall `config.recall_dim` wide as a block part; its cache is the prompt's memory."""
+
+    def __init__(self, config: ModelConfig, dim: int, *, rngs: nnx.Rngs) -> None:
+        self.layer = ProgramRecall(dim, config.recall_dim, dtype=config.compute_dtype, rngs=rngs)
+
+    def init_cache(self, batch: int, max_len: int, dtype: Any) -> RecallMemory:
+        """An empty memory (no positions): the first call stores the prompt's."""
+        del max_len
+        empty = jnp.zeros((batch, 0, self.layer.num_heads, self.layer.head_dim), dtype)
+        return RecallMemory(empty, empty, jnp.zeros((batch, 0), bool))
+
+    def __call__(self, x: jax.Array, ctx: Context,
+                 cache: RecallMemory | None = None) -> tuple[jax.Array, RecallMemory | None, jax.Array]:
+        if ctx.continues:
+            return self.layer.read(x, cache, ctx.outputs), cache, no_aux()
+        y, memory = self.layer(x, ctx.program, ctx.outputs)
+        return y, None if cache is None else memory, no_aux()

@@ -4,10 +4,11 @@ The configuration is `jaxlua.config` (JAX-free; `TrainConfig` and `PRESETS` are 
 experiment end to end (train, then evaluate) is `jaxlua.cli.experiment.run_experiment`.
 """
 from jaxlua.config import PRESETS, TrainConfig
-from jaxlua.train.checkpoint import Checkpoints, ResumeMismatchError, load_for_inference
+from jaxlua.train.checkpoint import Checkpoints, load_for_inference
 from jaxlua.train.curriculum import BatchSampler, Curriculum
 from jaxlua.train.loop import TrainingDivergedError, TrainingInterrupted, TrainResult, train
 from jaxlua.train.optimizer import make_optimizer
+from jaxlua.train.resume_rules import ResumeMismatchError
 from jaxlua.train.sharding import DataParallel
 from jaxlua.train.sources import BatchSource, FixedSource, StreamSource
 from jaxlua.train.step import TrainState, make_eval_step, make_train_step

@@ -1,12 +1,9 @@
 """Checkpoints in a workdir (orbax), the files saved beside them, and loading a trained model for inference.
 
-Layout of a workdir:
-  config.json        the TrainConfig of the run (a resumed run must match it)
-  dataset.json       the dataset fingerprint and sizes (a resumed run must match the fingerprint)
-  vocab.json         the Vocabulary built from the train split
-  checkpoints/<step> periodic saves (TrainState + loop metadata), the newest `max_to_keep` kept
-  best/<step>        the save with the lowest validation loss so far
-  damaged/<slot>-<step>  steps that could not be restored, moved aside by a resuming run (kept, not deleted)
+Periodic saves go to checkpoints/<step> (TrainState + loop metadata, the newest `max_to_keep` kept), the save
+with the lowest validation loss to best/<step>, and steps that cannot be restored are moved to
+damaged/<slot>-<step> (kept, not deleted); config.json, dataset.json and vocab.json are written beside them
+(jaxlua.workdir_files names every file; jaxlua.train.resume_rules says when a run may resume).
 
 A step folder appears only once complete (orbax renames it into place), a damaged step is skipped for the
 newest intact one, and replayed steps are never saved twice, so a run killed at any moment can be resumed.
@@ -21,38 +18,12 @@ from typing import Any
 import orbax.checkpoint as ocp
 from absl import logging
 
+from jaxlua.data.run_data import make_tokenizer
 from jaxlua.io import atomic_write_text
 from jaxlua.train.distributed import barrier, is_main_process
-from jaxlua.train.config import TrainConfig, config_differences
-
-CONFIG_FILE = "config.json"
-DATASET_FILE = "dataset.json"
-VOCAB_FILE = "vocab.json"
-
-
-class ResumeMismatchError(ValueError):
-    """The workdir holds a run with another configuration or dataset."""
-
-
-def check_resume(workdir: str | pathlib.Path, config: TrainConfig, fingerprint: str | None) -> None:
-    """Raises ResumeMismatchError when `workdir` already holds a run with another config or dataset."""
-    workdir = pathlib.Path(workdir)
-    config_path, dataset_path = workdir / CONFIG_FILE, workdir / DATASET_FILE
-    if config_path.exists():
-        saved = TrainConfig.from_json(config_path.read_text())
-        diffs = config_differences(saved, config)
-        if diffs:
-            raise ResumeMismatchError(
-                f"{workdir} holds a run with a different configuration ({'; '.join(diffs)}); "
-                "use another --workdir or the same flags"
-            )
-    if dataset_path.exists() and fingerprint is not None:
-        saved_fp = json.loads(dataset_path.read_text()).get("fingerprint")
-        if saved_fp != fingerprint:
-            raise ResumeMismatchError(
-                f"{workdir} was trained on another dataset (fingerprint {saved_fp}, now "
-                f"{fingerprint}); use another --workdir"
-            )
+from jaxlua.train.config import TrainConfig
+from jaxlua.train.resume_rules import check_resume
+from jaxlua.workdir_files import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, DAMAGED_DIR, DATASET_FILE, VOCAB_FILE
 
 
 def prepare_workdir(
@@ -112,10 +83,10 @@ class Checkpoints:
         self.workdir = pathlib.Path(workdir)
         self.read_only = read_only
         self.latest = self.best = None
-        if not read_only or (self.workdir / "checkpoints").is_dir():
-            self.latest = _manager(self.workdir / "checkpoints", max_to_keep, read_only)
-        if not read_only or (self.workdir / "best").is_dir():
-            self.best = _manager(self.workdir / "best", 1, read_only)
+        if not read_only or (self.workdir / CHECKPOINTS_DIR).is_dir():
+            self.latest = _manager(self.workdir / CHECKPOINTS_DIR, max_to_keep, read_only)
+        if not read_only or (self.workdir / BEST_DIR).is_dir():
+            self.best = _manager(self.workdir / BEST_DIR, 1, read_only)
 
     def _slot(self, best: bool) -> ocp.CheckpointManager | None:
         return self.best if best else self.latest
@@ -140,7 +111,7 @@ class Checkpoints:
             raise ValueError(f"checkpoints of {self.workdir} were opened read-only")
         saved = self.steps(best=best)
         if step in saved or (best and saved and saved[-1] > step):
-            slot = "best" if best else "checkpoints"
+            slot = BEST_DIR if best else CHECKPOINTS_DIR
             logging.info("not saving step %d again: %s/ already holds step %d", step, slot, saved[-1])
             return False
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
@@ -169,16 +140,16 @@ class Checkpoints:
         return None
 
     def _damaged(self, best: bool, step: int, exc: Exception) -> None:
-        slot = "best" if best else "checkpoints"
+        slot = BEST_DIR if best else CHECKPOINTS_DIR
         where = f"{self.workdir / slot / str(step)}"
         if self.read_only:
             logging.warning("checkpoint %s is damaged (%s); skipping it", where, _first_line(exc))
             return
-        target = self.workdir / "damaged" / f"{slot}-{step}"
+        target = self.workdir / DAMAGED_DIR / f"{slot}-{step}"
         suffix = 1
         while target.exists():
             suffix += 1
-            target = self.workdir / "damaged" / f"{slot}-{step}-{suffix}"
+            target = self.workdir / DAMAGED_DIR / f"{slot}-{step}-{suffix}"
         if is_main_process():  # past one process, process 0 moves it and the others wait for that
             target.parent.mkdir(parents=True, exist_ok=True)
             (self.workdir / slot / str(step)).rename(target)
@@ -204,12 +175,12 @@ def restore_for_inference(checkpoints: Checkpoints, target_state: Any) -> tuple[
     Raises NoIntactCheckpointError when neither slot holds a readable step.
     """
     restored = checkpoints.restore(target_state, best=True)
-    slot = "best"
+    slot = BEST_DIR
     if restored is None:
-        restored, slot = checkpoints.restore(target_state), "checkpoints"
+        restored, slot = checkpoints.restore(target_state), CHECKPOINTS_DIR
         if restored is not None and checkpoints.steps(best=True):
             logging.warning("no intact checkpoint in %s; using %s step %d instead",
-                            checkpoints.workdir / "best", checkpoints.workdir / "checkpoints", restored[1]["step"])
+                            checkpoints.workdir / BEST_DIR, checkpoints.workdir / CHECKPOINTS_DIR, restored[1]["step"])
     if restored is None:
         damaged = checkpoints.steps(best=True) or checkpoints.steps()
         what = "no intact checkpoint (every saved step is damaged)" if damaged else "no checkpoint yet"
@@ -223,7 +194,6 @@ def load_for_inference(workdir: str | pathlib.Path) -> tuple[Any, TrainConfig, A
     # pylint: disable=import-outside-toplevel
     from flax import nnx
 
-    from jaxlua.train.inputs import make_tokenizer
     from jaxlua.train.model_state import build_model, initial_train_state
 
     workdir = pathlib.Path(workdir)

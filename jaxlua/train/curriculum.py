@@ -7,7 +7,8 @@ stage with probability 1 - blend_fraction, else from all stages; Learning to Exe
 fixed number of steps, or when the validation exact match on the stage's levels reaches a threshold. "mastery"
 (the stream only) sets the stream's level mix from the validation exact match per level (mastery.py). The
 curriculum state is two integers (stage, step the stage began), plus the mastery state, saved in every
-checkpoint, so a resumed run samples the same batches as an uninterrupted one.
+checkpoint, so a resumed run samples the same batches as an uninterrupted one. In the loop, `CurriculumHook`
+moves the state on after every step.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ import math
 from typing import Any
 
 import numpy as np
+from absl import logging
 
 from jaxlua.train.batching import Arrays, PoolStream, bucket_edges, make_batch
+from jaxlua.train.budget import TimeBudget
 from jaxlua.train.config import TrainConfig
+from jaxlua.train.hooks import Hook, LoopState
 from jaxlua.train.mastery import MasteryRule
+from jaxlua.train.validation import exact_match_by_level
 
 _ALL_POOL = 1000  # seed-key id of the "all stages" pool; stage pools use their stage index.
 _BLEND_BLOCK = 4096
@@ -34,6 +39,11 @@ class CurriculumState:
     stage: int = 0
     stage_start: int = 0
     mastery: dict[str, Any] | None = None
+
+    @property
+    def progress(self) -> int:
+        """How far the curriculum is, as one number: the stage, or the mastery curriculum's admitted levels."""
+        return self.stage if self.mastery is None else self.mastery["admitted"]
 
     def to_dict(self) -> dict[str, Any]:
         values: dict[str, Any] = {"stage": self.stage, "stage_start": self.stage_start}
@@ -97,6 +107,31 @@ class Curriculum:
         if scores and min(scores) >= self.em_threshold:
             return CurriculumState(state.stage + 1, step)
         return state
+
+
+class CurriculumHook(Hook):
+    """After every step: advances by steps (under a budget, by the share of it spent), then by this step's
+    validation if one ran; logs a change, and the next batch is drawn in the new state."""
+
+    def __init__(self, curriculum: Curriculum, budget: TimeBudget | None) -> None:
+        super().__init__(every=1)
+        self._curriculum, self._budget = curriculum, budget
+
+    def __call__(self, run: LoopState) -> None:
+        curriculum, old, step = self._curriculum, run.cstate, run.step
+        new = curriculum.on_step(old, step)
+        if self._budget is not None:
+            new = curriculum.on_share(new, step, self._budget.spent(run.elapsed) / self._budget.seconds)
+        if run.val is not None:
+            new = curriculum.on_eval(new, step, exact_match_by_level(run.val))
+        if new.mastery is not None and new.mastery["admitted"] != old.mastery["admitted"]:
+            logging.info("mastery: level %s admitted at step %d (mix %s)",
+                         curriculum.mastery.levels[new.mastery["admitted"] - 1], step,
+                         [round(w, 4) for w in new.mastery["mix"][-1][1]])
+        if new.stage != old.stage:
+            logging.info("curriculum: stage %d -> %d (levels %s) at step %d", old.stage, new.stage,
+                         curriculum.stages[new.stage], step)
+        run.cstate = new
 
 
 class BatchSampler:

@@ -29,6 +29,8 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
+from jaxlua.workdir_files import PROCESSES_DIR
+
 AUTO = "auto"
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(\d{1,5})$")
 
@@ -127,7 +129,7 @@ def stream_state_dir(workdir: pathlib.Path) -> pathlib.Path:
     """Where this process's stream keeps its key log: the workdir itself for process 0 (as a one-process run),
     `processes/<i>` for the others (each process runs a stream of its own)."""
     index = jax.process_index()
-    return workdir if index == 0 else workdir / "processes" / str(index)
+    return workdir if index == 0 else workdir / PROCESSES_DIR / str(index)
 
 
 def local_rows(sharding: jax.sharding.Sharding, global_rows: int) -> slice:

@@ -21,11 +21,6 @@ from typing import Any
 MIN_GAIN = 0.02  # mean exact match gain that counts as progress for `mastery_patience`
 
 
-def initial_mix(num_levels: int, start: int) -> tuple[float, ...]:
-    """The first blocks' mix, known before the stream opens: the first `start` levels evenly."""
-    return tuple(1.0 if i < start else 0.0 for i in range(num_levels))
-
-
 @dataclasses.dataclass(frozen=True)
 class MasteryRule:
     """The rule of the mastery curriculum (see the module doc); `levels` in admission order."""

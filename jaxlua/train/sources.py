@@ -6,18 +6,28 @@ about the data: `FixedSource` draws seeded length-bucketed epochs of an encoded 
 order. Either way the batch of a step is a function of the settings and the step alone, so a resumed run trains
 on exactly the batches an uninterrupted one would have. Each source also says which widths validation batches
 are padded to, how long a loss window covers every output it can produce, and its scalars for the metrics log.
+
+`open_training_data` opens a run's data (`jaxlua.data.run_data`, NumPy side) with this process's stream state
+folder and wraps its training part into the matching source.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import pathlib
 from typing import Any, Iterator
 
 import numpy as np
 
+from jaxlua.data.run_data import PreparedData, open_run_data
+from jaxlua.data.stream import ProgramStream
+from jaxlua.tokenize import EncodedDataset
+from jaxlua.tokenize.trace_tokens import DEFAULT_MAX_TRACE_TOKENS
 from jaxlua.train.batching import Arrays
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
+from jaxlua.train.distributed import stream_state_dir
 from jaxlua.train.mastery import MasteryRule
 from jaxlua.train.step import output_span
 
@@ -78,15 +88,19 @@ class StreamSource(BatchSource):
     instead of losing part of its loss.
     """
 
-    def __init__(self, stream: Any, config: TrainConfig) -> None:
+    def __init__(self, stream: ProgramStream, config: TrainConfig) -> None:
         self._stream = stream
         self._mastery = config.curriculum == "mastery"
         self.curriculum = Curriculum(config, np.asarray(stream.config.levels),
                                      mastery_rule(config, stream.val) if self._mastery else None)
         self.edges = tuple(int(w) for w in stream.widths)
         cap = int(stream.config.generator.max_output_chars) + 1
+        what = f"the stream's output cap of {cap - 1} characters plus EOS"
+        if stream.config.targets == "trace_output":  # the trace, <TRACE_CUT> and <OUT> come first
+            cap += DEFAULT_MAX_TRACE_TOKENS + 2
+            what += f", after a trace of at most {DEFAULT_MAX_TRACE_TOKENS} tokens, <TRACE_CUT> and <OUT>"
         self.loss_window = min(cap, stream.config.max_len - 3)
-        self.window_reason = (f"the stream's output cap of {cap - 1} characters plus EOS" if self.loss_window == cap
+        self.window_reason = (what if self.loss_window == cap
                               else f"max_len {stream.config.max_len} less BOS, SEP and one program token")
         self._batches: Iterator[dict[str, np.ndarray]] | None = None
         self._next_step = -1
@@ -107,3 +121,18 @@ class StreamSource(BatchSource):
     def scalars(self) -> dict[str, float]:
         """`consumer_wait_s`: seconds this process has spent waiting for the stream's next batch."""
         return {"consumer_wait_s": float(self._stream.wait_seconds)}
+
+
+def batch_source(config: TrainConfig, train: EncodedDataset | ProgramStream) -> BatchSource:
+    """The source of a run's training batches from the `train` part of its data: the open stream with
+    `config.stream`, else the encoded training split."""
+    return StreamSource(train, config) if config.stream else FixedSource(Arrays.from_encoded(train), config)
+
+
+@contextlib.contextmanager
+def open_training_data(config: TrainConfig, workdir: pathlib.Path, cache_dir: pathlib.Path | None = None,
+                       progress: bool = True) -> Iterator[tuple[PreparedData, BatchSource]]:
+    """(the run's data, its training batch source) for the length of a `with` block; a stream keeps its key log
+    in this process's state folder and its workers end with the block."""
+    with open_run_data(config, workdir, cache_dir, progress, state_dir=stream_state_dir(workdir)) as data:
+        yield data, batch_source(config, data.train)

@@ -11,14 +11,14 @@ import math
 import pathlib
 from typing import Mapping
 
-CSV_FILE = "metrics.csv"
+from jaxlua.workdir_files import METRICS_CSV_FILE, TENSORBOARD_DIR
 
 
 class MetricWriter:
     """Appends {name: float} scalars at a step to the CSV and to TensorBoard."""
 
     def __init__(self, workdir: str | pathlib.Path, resume_step: int = 0, tensorboard: bool = True):
-        self._path = pathlib.Path(workdir) / CSV_FILE
+        self._path = pathlib.Path(workdir) / METRICS_CSV_FILE
         self._rows: list[dict[str, str]] = []
         if self._path.exists():
             with self._path.open(newline="") as handle:
@@ -30,7 +30,7 @@ class MetricWriter:
             from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
 
             self._tb = SummaryWriter(
-                str(pathlib.Path(workdir) / "tb"), purge_step=resume_step + 1 if resume_step else None
+                str(pathlib.Path(workdir) / TENSORBOARD_DIR), purge_step=resume_step + 1 if resume_step else None
             )
 
     def _rewrite(self) -> None:

@@ -191,10 +191,14 @@ def test_tokenizer_options_pass_through(tokenizer):
 
 
 def test_bad_settings_are_one_clear_error():
-    with pytest.raises(ValueError, match="stream levels"):
-        StreamConfig(levels=(9,))
-    with pytest.raises(ValueError, match="stream batch_size"):
-        StreamConfig(batch_size=0)
+    with pytest.raises(ValueError, match="stream sort_window must be a positive int"):
+        StreamConfig(sort_window=0)
+    with pytest.raises(ValueError, match="stream vocab_per_level"):
+        StreamConfig(vocab_per_level=-1)
+    with pytest.raises(ValueError, match="one weight per level"):
+        StreamConfig(levels=(4, 5), initial_mix=(1.0,))
+    with pytest.raises(ValueError, match="not all zero"):
+        StreamConfig(levels=(4, 5), initial_mix=(0.0, 0.0))
     with pytest.raises(ValueError, match="unknown tokenizer mode"):
         open_stream(SMALL, {"mode": "bogus"})
 

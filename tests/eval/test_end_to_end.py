@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from jaxlua.cli.workdir import metrics_filename
+from jaxlua.workdir_files import metrics_filename
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from experiments import evaluate
-from jaxlua.cli.experiment import EvalOptions, run_experiment
-from jaxlua.config import TrainConfig
+from jaxlua.cli.experiment import run_experiment
+from jaxlua.cli.run_eval import evaluate_run
+from jaxlua.config import EVALUATE, EvalConfig, TrainConfig
 from jaxlua.eval.evaluator import PREDICTION_KEYS
 from tests.train.lua_data import PROGRAMS, write_dataset
 
@@ -25,7 +25,7 @@ def trained_run(tmp_path_factory):
         data = write_dataset(root / "data")
         config = TrainConfig(cell="gru", embed_dim=8, hidden_dim=16, num_layers=1, steps=2, warmup_steps=1,
                              batch_size=2, eval_interval=2, checkpoint_interval=2, max_len=64, data_dir=str(data))
-        metrics = run_experiment(config, root / "run", EvalOptions(num_samples=0, latency_programs=0),
+        metrics = run_experiment(config, root / "run", EvalConfig(num_samples=0, latency_programs=0),
                                  progress=False)
         yield root / "run", metrics
 
@@ -47,8 +47,7 @@ def test_split_all_scores_every_record_in_its_own_files(trained_run, monkeypatch
     workdir, _ = trained_run
     monkeypatch.setenv("JAXLUA_CACHE", str(workdir.parent / "cache"))
     before = {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file()}
-    metrics = evaluate.evaluate(evaluate.EvaluateArgs(workdir=workdir, split="all", num_samples=0,
-                                                      latency_programs=0))
+    metrics = evaluate_run(workdir, EVALUATE.replace(split="all", num_samples=0, latency_programs=0))
     assert metrics["num_programs"] == 3 * PARSING and metrics["split"] == "all"
     assert metrics["file"] == str(workdir / "metrics_all.json")
     assert metrics["predictions_file"] == str(workdir / "predictions_all.jsonl")

@@ -7,10 +7,10 @@ import pytest
 from flax import nnx
 
 from jaxlua.eval.decode import Decoder
-from jaxlua.cli.workdir import metrics_filename
+from jaxlua.workdir_files import metrics_filename, predictions_filename
 from jaxlua.eval.by_construct import GROUP_NAMES
 from jaxlua.eval.evaluator import (PREDICTION_KEYS, evaluate_model, evaluate_split, format_metrics_table,
-                                   predictions_filename, write_metrics, write_predictions)
+                                   write_metrics, write_predictions)
 from jaxlua.eval.latency import output_text, predict_source
 from tests.eval import fakes
 from tests.eval.test_decode import MAX_LEN, VOCAB, scripted_table

@@ -9,6 +9,8 @@ from experiments import evaluate, predict
 import os
 
 from jaxlua.cli.flags import FlagError
+from jaxlua.config import EVALUATE
+from jaxlua.workdir_files import metrics_filename
 
 EVALUATE_DEFAULTS = dict(workdir=None, split="test", data_dir=None, limit=None, num_samples=10, temperature=0.8,
                          batch_size=32, max_new_tokens=None, latency_programs=32, seed=0)
@@ -19,12 +21,13 @@ def evaluate_flags(**changes):
 
 
 def test_evaluate_accepts_good_flags(tmp_path):
-    args = evaluate.parse_args(evaluate_flags(workdir=str(tmp_path), split="val", limit=5, num_samples=0,
-                                              temperature=0.0))
-    assert args.workdir == tmp_path and args.split == "val" and args.limit == 5 and args.num_samples == 0
-    assert evaluate.metrics_filename("test") == "metrics.json"
-    assert evaluate.metrics_filename("val") == "metrics_val.json"
-    assert evaluate.metrics_filename("test", "other-1a2b3c4d", 5) == "metrics_other-1a2b3c4d_test_limit5.json"
+    workdir, evaluation = evaluate.parse_args(evaluate_flags(workdir=str(tmp_path), split="val", limit=5,
+                                                            num_samples=0, temperature=0.0))
+    assert workdir == tmp_path and evaluation.split == "val" and evaluation.limit == 5 and evaluation.num_samples == 0
+    assert evaluate.parse_args(evaluate_flags(workdir=str(tmp_path)))[1] == EVALUATE  # the flags' defaults
+    assert metrics_filename("test") == "metrics.json"
+    assert metrics_filename("val") == "metrics_val.json"
+    assert metrics_filename("test", "other-1a2b3c4d", 5) == "metrics_other-1a2b3c4d_test_limit5.json"
 
 
 @pytest.mark.parametrize("changes,message", [
@@ -121,3 +124,14 @@ def test_predict_warns_once_about_unknown_tokens():
                             "a.lua")
     assert "\n" not in line and line.startswith("warning: a.lua: 1 of 1 programs hold 4 <UNK> token(s)")
     assert "'IDENTIFIER(other)', 'IDENTIFIER(fresh)'" in line
+
+
+def test_the_evaluation_after_training_reads_only_the_runs_test_split(tmp_path):
+    """run_experiment takes an EvalConfig; one naming another split or dataset is refused before anything runs."""
+    from jaxlua.cli.experiment import run_experiment  # pylint: disable=import-outside-toplevel
+    from jaxlua.config import EvalConfig, TrainConfig  # pylint: disable=import-outside-toplevel
+
+    for evaluation in (EvalConfig(split="val"), EvalConfig(data_dir=str(tmp_path))):
+        with pytest.raises(ValueError, match="own test split"):
+            run_experiment(TrainConfig(steps=2), tmp_path / "run", evaluation)
+    assert not (tmp_path / "run").exists()

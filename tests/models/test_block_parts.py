@@ -61,14 +61,14 @@ def test_decode_matches_full_forward_with_conv_and_mlp(cell, attention):
     """prefill + decode_step == the full forward, with the convolution's state carried across the boundary."""
     model = build(ModelConfig(cell=cell, attention=attention, conv_width=3, mlp_ratio=2, **TINY), nnx.Rngs(3))
     for block in model.blocks:  # a non-identity kernel, so the carried conv state matters
-        shape = block.conv.kernel.get_value().shape
-        block.conv.kernel.set_value(jnp.asarray(np.random.default_rng(5).normal(size=shape), jnp.float32))
+        shape = block.cell.conv.kernel.get_value().shape
+        block.cell.conv.kernel.set_value(jnp.asarray(np.random.default_rng(5).normal(size=shape), jnp.float32))
     assert_decode_matches_forward(model)
 
 
 def test_parts_off_leave_the_block_unchanged():
     plain = build(ModelConfig(cell="mingru", **TINY), nnx.Rngs(0))
-    assert all(b.conv is None and b.mlp is None for b in plain.blocks)
+    assert all(b.cell.conv is None and [br.kind for br in b.branches] == ["cell"] for b in plain.blocks)
     full = build(ModelConfig(cell="mingru", conv_width=4, mlp_ratio=2, **TINY), nnx.Rngs(0))
     extra = sum(p.size for p in jax.tree.leaves(nnx.state(full, nnx.Param))) - sum(
         p.size for p in jax.tree.leaves(nnx.state(plain, nnx.Param)))

@@ -75,7 +75,7 @@ def test_program_positions_are_unchanged_and_outputs_read_the_program():
     base = forward(model, tokens, mask)
     # Other recall parameters: the program positions' logits do not move, the outputs' do.
     for block in model.blocks:
-        kernel = block.recall.out.kernel
+        kernel = block.recall.layer.out.kernel
         kernel.set_value(kernel.get_value() + 0.5)
     changed = forward(model, tokens, mask)
     np.testing.assert_allclose(np.asarray(changed)[program], np.asarray(base)[program], atol=1e-6, rtol=0)
@@ -92,7 +92,7 @@ def test_outputs_read_the_program_through_recall():
     for recall_dim in (0, 32):
         model = build(ModelConfig(cell="mingru", **{**SMALL, "embed_dim": 16, "recall_dim": recall_dim}), nnx.Rngs(0))
         for block in model.blocks:
-            block.cell.proj.kernel.set_value(jnp.zeros_like(block.cell.proj.kernel.get_value()))
+            block.cell.cell.proj.kernel.set_value(jnp.zeros_like(block.cell.cell.proj.kernel.get_value()))
         a, b = forward(model, tokens)[0, sep:end], forward(model, other)[0, sep:end]
         assert np.allclose(a, b, atol=1e-6) != bool(recall_dim)
 

@@ -3,7 +3,7 @@ import pytest
 
 from jaxlua.config import TokenizerConfig
 from jaxlua.tokenize import BOS, Tokenizer, encode_dataset
-from jaxlua.train.inputs import make_tokenizer
+from jaxlua.data.run_data import make_tokenizer
 
 SOURCE = "local x = 7 local y = x * 3 print(y + 1)"
 

@@ -59,12 +59,12 @@ def main() -> None:
 
     try:
         if args.stream:
-            from jaxlua.train.stream_inputs import open_run_data
+            from jaxlua.train.sources import open_training_data
             from tests.train.stream_run import STREAM_CONFIG
 
             config = TrainConfig(**{**STREAM_CONFIG, **STREAM_STEPS})
-            with open_run_data(config, args.workdir, progress=False) as data:
-                result = train(config, args.workdir, StopAt(data.train, args.stop_at), data.val, vocab=data.vocab,
+            with open_training_data(config, args.workdir, progress=False) as (data, source):
+                result = train(config, args.workdir, StopAt(source, args.stop_at), data.val, vocab=data.vocab,
                                dataset_info=data.info, progress=False)
         else:
             from jaxlua.train.batching import Arrays

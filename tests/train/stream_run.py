@@ -48,11 +48,11 @@ def train_on_stream(workdir: pathlib.Path, wrap=None, **overrides):
     # pylint: disable=import-outside-toplevel
     from jaxlua.config import TrainConfig
     from jaxlua.train.loop import train
-    from jaxlua.train.stream_inputs import open_run_data
+    from jaxlua.train.sources import open_training_data
 
     config = TrainConfig(**{**STREAM_CONFIG, **overrides})
-    with open_run_data(config, workdir, progress=False) as data:
-        source = wrap(data.train) if wrap else data.train
+    with open_training_data(config, workdir, progress=False) as (data, source):
+        source = wrap(source) if wrap else source
         return train(config, workdir, source, data.val, vocab=data.vocab, dataset_info=data.info, progress=False)
 
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from jaxlua.train.checkpoint import ResumeMismatchError, check_resume, prepare_workdir
+from jaxlua.train.checkpoint import prepare_workdir
 from jaxlua.train.config import TrainConfig
+from jaxlua.train.resume_rules import ResumeMismatchError, check_resume
 
 
 def test_resume_refuses_another_config_or_dataset(tmp_path):

@@ -123,3 +123,53 @@ def test_bad_data_is_one_line_and_exit_2(damage, flags, message, tmp_path):
     assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert not run.exists()  # nothing left behind, not even an empty workdir
+
+
+def test_flags_derive_from_config_fields():
+    """define_flags_of: one flag per setting with the field's help and the given defaults; config_of_flags reads
+    them back validated, a broken rule named by its flag."""
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from jaxlua.cli.flags import FlagError, config_of_flags, define_flags_of  # pylint: disable=import-outside-toplevel
+    from jaxlua.config import EVALUATE, EvalConfig  # pylint: disable=import-outside-toplevel
+
+    values = flags.FlagValues()
+    define_flags_of(EvalConfig, EVALUATE, prefix="eval_", only=("limit", "num_samples", "split"), flag_values=values)
+    assert sorted(values) == ["eval_limit", "eval_num_samples", "eval_split"]
+    assert values["eval_num_samples"].default == 10 and "train, val, test, all" in values["eval_split"].help
+    values(["prog", "--eval_limit=5", "--eval_split=val"])
+    read = config_of_flags(EvalConfig, values, EVALUATE, prefix="eval_", only=("limit", "num_samples", "split"))
+    assert read == EVALUATE.replace(limit=5, split="val")
+    values["eval_limit"].value = 0
+    with pytest.raises(FlagError, match=r"^--eval_limit must be >= 1, got 0$"):
+        config_of_flags(EvalConfig, values, prefix="eval_", only=("limit", "num_samples", "split"))
+    with pytest.raises(ValueError, match="no settings bogus"):
+        define_flags_of(EvalConfig, only=("bogus",), flag_values=flags.FlagValues())
+
+
+def test_sweep_flags_are_its_settings():
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from experiments import sweep  # pylint: disable=import-outside-toplevel
+    from jaxlua.cli.flags import FlagError, config_of_flags  # pylint: disable=import-outside-toplevel
+    from jaxlua.config import EvalConfig  # pylint: disable=import-outside-toplevel
+
+    def parse(*argv):
+        values = flags.FlagValues()
+        sweep.define_flags(values)
+        values(["sweep", *argv])
+        return values
+
+    args = config_of_flags(sweep.SweepArgs, parse("--experts=0,4", "--attention=false,TRUE"))
+    assert args.experts == (0, 4) and args.attention == (False, True) and args.cells == sweep.SweepArgs().cells
+    assert len(sweep.grid(args)) == len(args.cells) * 4
+    sampling = config_of_flags(EvalConfig, parse(), prefix="eval_", only=sweep.EVAL_FLAGS)
+    assert args.evaluation(sampling) == EvalConfig(limit=200)
+    assert args.replace(eval_limit=0).evaluation(sampling).limit is None
+    for flag, message in [("--experts=x", "--experts must be integers"), ("--experts=-1", "--experts"),
+                          ("--attention=maybe", "true or false"), ("--cells=foo", "unknown cell 'foo'"),
+                          ("--preset=huge", "unknown preset 'huge'"), ("--steps=0", "--steps must be positive")]:
+        with pytest.raises(FlagError, match=message):
+            config_of_flags(sweep.SweepArgs, parse(flag))
+    with pytest.raises(FlagError, match="--eval_num_samples must be >= 0"):
+        config_of_flags(EvalConfig, parse("--eval_num_samples=-1"), prefix="eval_", only=sweep.EVAL_FLAGS)

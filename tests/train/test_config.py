@@ -1,14 +1,17 @@
-"""TrainConfig validation, presets, JSON round trip and the resume comparison."""
+"""TrainConfig and EvalConfig validation, presets, JSON round trip, old formats and the resume comparison."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from jaxlua.config import (CELLS, DIGIT_ORDERS, IDENTIFIER_STYLES, SCAN_METHODS, ModelConfig, TokenizerConfig,
-                           model_names)
-from jaxlua.train.config import PRESETS, TrainConfig, config_differences
+from jaxlua.config import (CELLS, DIGIT_ORDERS, EVALUATE, IDENTIFIER_STYLES, SCAN_METHODS, EvalConfig, FieldError,
+                           ModelConfig, TokenizerConfig, model_names)
+from jaxlua.config.migration import nested_from_flat_v0
+from jaxlua.train.config import PRESETS, TrainConfig
+from jaxlua.train.resume_rules import config_differences
 
 
 def test_presets_validate_and_paper_matches_the_dissertation():
@@ -108,3 +111,42 @@ def test_registries_hold_the_names_once():
     assert SCAN_METHODS.names() == ("auto", "sequential", "associative", "heinsen", "pallas")
     assert (IDENTIFIER_STYLES.names(), DIGIT_ORDERS.names()) == (("names", "spelled", "canonical"), ("msd", "lsd"))
     assert all(CELLS.help(name) for name in CELLS)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"limit": 0}, "limit"),
+    ({"num_samples": -1}, "num_samples"),
+    ({"num_samples": 5, "temperature": 0.0}, "temperature"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"max_new_tokens": 0}, "max_new_tokens"),
+    ({"latency_programs": -1}, "latency_programs"),
+    ({"split": "dev"}, "split"),
+])
+def test_eval_config_names_the_bad_field(changes, field):
+    with pytest.raises(FieldError) as caught:
+        EvalConfig(**changes)
+    assert caught.value.field == field and str(caught.value).startswith(f"{field} ")
+
+
+def test_eval_config_defaults_and_the_evaluate_preset():
+    assert EvalConfig(num_samples=0, temperature=0.0).temperature == 0.0  # greedy needs no temperature
+    assert EvalConfig().decoding(run_seed=7)["seed"] == 7 and EVALUATE.decoding(run_seed=7)["seed"] == 0
+    assert (EVALUATE.num_samples, EVALUATE.batch_size, EvalConfig().num_samples, EvalConfig().batch_size) == (
+        10, 32, 0, 64)
+    assert EvalConfig().flat() == {f.name: getattr(EvalConfig(), f.name) for f in dataclasses.fields(EvalConfig)}
+
+
+def test_an_old_flat_config_converts_by_the_migration_rules_alone():
+    nested = nested_from_flat_v0({"cell": "gru", "steps": 60, "warmup_steps": 6, "spell_identifiers": True},
+                                 {"cell": ("model", "cell")}, lambda steps: steps // 10, 1200)
+    assert nested == {"model": {"cell": "gru"}, "tokenizer": {"identifiers": "spelled"}, "steps": 60,
+                      "warmup_steps": None}
+
+
+def test_the_config_package_keeps_one_concept_per_module():
+    import pathlib  # pylint: disable=import-outside-toplevel
+
+    package = pathlib.Path(EvalConfig.__module__.replace(".", "/")).parent
+    root = pathlib.Path(__file__).resolve().parents[2]
+    for path in (root / package).glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 400, path

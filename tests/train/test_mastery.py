@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from jaxlua.config import TrainConfig
-from jaxlua.train.mastery import MIN_GAIN, MasteryRule, initial_mix
+from jaxlua.data.stream_mix import initial_mix
+from jaxlua.train.mastery import MIN_GAIN, MasteryRule
 
 
 def _rule(**overrides):

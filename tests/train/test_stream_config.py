@@ -1,5 +1,6 @@
-"""The stream settings of TrainConfig: validated in the one validate path, saved, compared on resume (except the
-worker count), and rejected from the command line as one line with exit code 2."""
+"""The stream settings of TrainConfig: validated in the one validate path, mapped to the stream's StreamConfig by
+`stream_config`, saved, compared on resume (except the worker count), and rejected from the command line as one
+line with exit code 2."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sys
 
 import pytest
 
-from jaxlua.config import TrainConfig, config_differences
-from jaxlua.train.stream_inputs import stream_config
+from jaxlua.config import TrainConfig
+from jaxlua.train.resume_rules import config_differences
+from jaxlua.data.run_data import stream_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -24,6 +26,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
     (dict(stream=True, curriculum="sequential"), "needs a fixed dataset"),
     (dict(heldout_per_level=0), "heldout_per_level must be positive"),
     (dict(stream_workers=-1), "stream_workers must be >= 0"),
+    (dict(batch_size=0), "batch_size must be positive"),
+    (dict(num_buckets=0), "num_buckets must be positive"),
+    (dict(max_len=3), "max_len must be >= 4"),
+    (dict(seed=-1), "seed must be >= 0"),
 ])
 def test_bad_stream_settings_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
@@ -39,6 +45,13 @@ def test_stream_settings_round_trip_and_map_to_the_stream():
     assert (stream.levels, stream.seed, stream.batch_size, stream.max_len, stream.num_buckets,
             stream.heldout_per_level, stream.workers) == ((5, 7), 9, 16, 128, 3, 20, 2)
     assert stream_config(config.replace(stream_workers=0)).workers >= 1
+    assert stream_config(config).initial_mix == ()  # the levels take turns
+
+
+def test_the_mastery_curriculum_starts_the_stream_on_its_first_levels():
+    config = TrainConfig(stream=True, levels="0,8,4", curriculum="mastery", mastery_start=2)
+    assert stream_config(config).initial_mix == (1.0, 1.0, 0.0)
+    assert stream_config(config.replace(mastery_start=5)).initial_mix == (1.0, 1.0, 1.0)
 
 
 def test_resume_ignores_the_worker_count_only():

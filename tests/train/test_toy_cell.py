@@ -52,7 +52,7 @@ def test_registered_toy_cell_trains_one_step(tmp_path):
         data = toy_dataset(16, seed=0)
         result = train(config, tmp_path, data, data, vocab_size=VOCAB_SIZE, progress=False)
         assert result.history and np.isfinite(result.history[-1]["val_loss"])
-        assert isinstance(result.model.blocks[0].cell, ToyCell)
+        assert isinstance(result.model.blocks[0].cell.cell, ToyCell)
     finally:
         CELLS.unregister("toy")
     assert "toy" not in CELLS

@@ -1,4 +1,5 @@
 """Training on execution traces (`targets="trace_output"`): config, data checks, loss span, evaluation on outputs."""
+import dataclasses
 import json
 import os
 import pathlib
@@ -8,12 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from jaxlua.config import TrainConfig, config_differences
+from jaxlua.config import TrainConfig
+from jaxlua.train.resume_rules import config_differences
 from jaxlua.data import build_dataset, load_split
 from jaxlua.data.splits import DatasetError
 from jaxlua.lua import run_lua
 from jaxlua.tokenize import OUT, STEP, TRACE_CUT, Tokenizer, encode_dataset
-from jaxlua.train.inputs import build_vocabulary, encode_split, prepare_data
+from jaxlua.data.run_data import build_vocabulary, encode_split, prepare_data
 from tests.train.lua_data import write_dataset
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -34,8 +36,7 @@ def test_targets_is_a_validated_saved_resume_setting():
     assert config_differences(config, TrainConfig()) == ["targets: saved 'trace_output', now 'output'"]
     with pytest.raises(ValueError, match="unknown targets 'trace'"):
         TrainConfig(targets="trace")
-    with pytest.raises(ValueError, match="make_dataset --trace"):
-        TrainConfig(targets="trace_output", stream=True)
+    assert TrainConfig(targets="trace_output", stream=True).targets == "trace_output"  # the stream traces too
 
 
 def test_trace_targets_put_the_trace_in_the_loss(traced_dir, tmp_path):
@@ -107,11 +108,12 @@ def test_evaluation_scores_the_output_part_alone(traced_dir, monkeypatch):
 
 
 def test_tiny_trace_run_trains_and_evaluates(traced_dir, tmp_path, monkeypatch):
-    from jaxlua.cli.experiment import EvalOptions, run_experiment  # pylint: disable=import-outside-toplevel
+    from jaxlua.cli.experiment import run_experiment  # pylint: disable=import-outside-toplevel
+    from jaxlua.config import EvalConfig  # pylint: disable=import-outside-toplevel
 
     monkeypatch.setenv("JAXLUA_CACHE", str(tmp_path / "cache"))
     config = TrainConfig(targets="trace_output", data_dir=str(traced_dir), **TINY)
-    metrics = run_experiment(config, tmp_path / "run", EvalOptions(num_samples=0, latency_programs=2, limit=6),
+    metrics = run_experiment(config, tmp_path / "run", EvalConfig(num_samples=0, latency_programs=2, limit=6),
                              progress=False)
     assert metrics["targets"] == "trace_output" and metrics["settings"]["targets"] == "trace_output"
     assert 0.0 <= metrics["trace_exact_match"] <= 1.0 and metrics["num_programs"] == 6
@@ -137,3 +139,30 @@ def test_trace_targets_without_traces_fail_in_one_line(tmp_path):
     records = load_split(plain, "test")
     with pytest.raises(DatasetError, match="make_dataset --trace"):
         encode_split(records, config, Tokenizer(), None, "test")
+
+
+def test_stream_trace_targets_write_the_trace_before_the_output():
+    """A traced stream: held-out records carry their Lua trace, train rows are `trace <OUT> output`, the vocabulary
+    holds the trace tokens, and the program settings (which key the stream's log) record the targets."""
+    from jaxlua.data.run_data import stream_config  # pylint: disable=import-outside-toplevel
+    from jaxlua.data.stream import open_stream  # pylint: disable=import-outside-toplevel
+
+    config = stream_config(TrainConfig(stream=True, levels="4", targets="trace_output", batch_size=4,
+                                       heldout_per_level=4, stream_workers=1, max_len=128, num_buckets=1))
+    assert config.targets == "trace_output"
+    with open_stream(config, progress=False) as stream:
+        assert all(isinstance(r["trace"], list) and r["trace"] for r in stream.val_records + stream.test_records)
+        record = stream.val_records[0]
+        assert run_lua(record["source"], trace=True).stdout == record["stdout"]
+        assert stream.program_settings()["targets"] == "trace_output"
+        vocab = stream.vocab
+        batch = next(stream.batches(0))
+        out_id, step_id = vocab.encode([OUT])[0], vocab.encode([STEP])[0]
+        val = stream.val
+        rows = list(zip(batch["tokens"], batch["lengths"], batch["output_start"]))
+        rows += list(zip(val.tokens, val.lengths, val.output_start))  # the validation loss reads the trace too
+        for row, length, start in rows:
+            target = list(row[start:length])
+            assert target[0] == step_id and out_id in target  # the trace comes first, then <OUT>, then the output
+    with open_stream(dataclasses.replace(config, targets="output"), progress=False) as plain:
+        assert "targets" not in plain.program_settings() and "trace" not in plain.val_records[0]

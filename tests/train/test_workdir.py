@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from jaxlua.cli.workdir import LOCK_FILE, WorkdirBusyError, WorkdirLock, metrics_filename
+from jaxlua.cli.workdir import WorkdirBusyError, WorkdirLock
+from jaxlua.workdir_files import LOCK_FILE, metrics_filename
 
 
 def test_second_holder_is_refused_with_the_first_named(tmp_path):

@@ -2,15 +2,27 @@
 
 A config dataclass declares each field with `config_field(default, help, choices=..., low=..., high=...)`;
 `ConfigBase` checks every field on construction (so an invalid configuration cannot exist), offers `replace`,
-dict and JSON round trips, and lets a subclass add constraints between fields in `_check_together`. JAX-free.
+dict and JSON round trips, the settings by flag name (`flat_fields`, `flat`), and lets a subclass add
+constraints between fields in `_check_together`. Flags, sweeps and error messages all read the same metadata,
+so a setting's help and rule are written once, beside it. JAX-free.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from jaxlua.registry import Registry
+
+
+class FieldError(ValueError):
+    """A value that breaks its field's constraint: `field` is the setting's flag name, `problem` the rest of the
+    sentence (`str()` is both: "limit must be >= 1, got 0"), so a script can name its own flag instead."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
 
 
 def config_field(default: Any, help: str, *, choices: Registry | None = None,  # noqa: A002
@@ -19,16 +31,28 @@ def config_field(default: Any, help: str, *, choices: Registry | None = None,  #
     """A dataclass field whose metadata holds its help text, its constraint and (optionally) its flag name.
 
     `choices`: the registry of allowed names (checked with its `check` unless `check` is given, for a field
-    that accepts more than one registry's names). `low`/`high`: numeric bounds, open or closed.
+    that accepts more than one registry's names). `low`/`high`: numeric bounds, open or closed. A tuple value
+    (a list flag) has each item checked.
     """
     metadata = {"help": help, "choices": choices, "check": check, "low": low, "low_open": low_open, "high": high,
                 "high_open": high_open, "flag": flag}
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def flag_name(field: dataclasses.Field) -> str:
+    """The name a field goes by in flags and messages: its `flag`, else its own name."""
+    return field.metadata.get("flag") or field.name
+
+
 def check_field(config: Any, field: dataclasses.Field) -> None:
-    """Raises ValueError naming `field` when its value breaks the field's constraint."""
-    meta, value, name = field.metadata, getattr(config, field.name), field.metadata.get("flag") or field.name
+    """Raises ValueError (FieldError for a bound) naming `field` when its value breaks the field's constraint."""
+    value = getattr(config, field.name)
+    for item in value if isinstance(value, tuple) else (value,):
+        _check_value(field, item)
+
+
+def _check_value(field: dataclasses.Field, value: Any) -> None:
+    meta, name = field.metadata, flag_name(field)
     if value is None:
         return
     if meta.get("check") is not None:
@@ -39,15 +63,15 @@ def check_field(config: Any, field: dataclasses.Field) -> None:
         return
     low, high = meta.get("low"), meta.get("high")
     if low == 0 and meta["low_open"] and high is None and not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+        raise FieldError(name, f"must be positive, got {value}")
     if low is not None and high is None and not meta["low_open"] and not value >= low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise FieldError(name, f"must be >= {low}, got {value}")
     if low is not None and high is not None:
         ok_low = value > low if meta["low_open"] else value >= low
         ok_high = value < high if meta["high_open"] else value <= high
         if not (ok_low and ok_high):
             interval = f"{'(' if meta['low_open'] else '['}{low}, {high}{')' if meta['high_open'] else ']'}"
-            raise ValueError(f"{name} must be in {interval}, got {value}")
+            raise FieldError(name, f"must be in {interval}, got {value}")
 
 
 class ConfigBase:
@@ -73,6 +97,20 @@ class ConfigBase:
     def replace(self, **changes: Any):
         """A validated copy with `changes` applied (unknown names raise TypeError)."""
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def flat_fields(cls) -> Iterator[tuple[str, tuple[str | None, str]]]:
+        """(flag name, (section or None, field name)) for every setting, in field order: the names flags and
+        `flat()` use. A config holding sub-configs (TrainConfig) lists their fields in place of the section."""
+        for field in dataclasses.fields(cls):
+            yield flag_name(field), (None, field.name)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flag name, in `flat_fields` order."""
+        values: dict[str, Any] = {}
+        for name, (section, field_name) in self.flat_fields():
+            values[name] = getattr(getattr(self, section), field_name) if section else getattr(self, field_name)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,13 +1,15 @@
-"""jaxlua.train.inputs: the tokenizer's own vocabulary (reserved tokens, settings) and one-line errors for data a
-run cannot use. JAX-free and fast: no model is built."""
+"""jaxlua.data.run_data: the tokenizer's own vocabulary (reserved tokens, settings), one-line errors for data a
+run cannot use, and the split an evaluation opens. JAX-free and fast: no model is built."""
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
 from jaxlua.config import DEFAULT
 from jaxlua.data.splits import DatasetError
 from jaxlua.tokenize import Tokenizer
-from jaxlua.train.inputs import prepare_data
+from jaxlua.data.run_data import SplitError, eval_split, prepare_data
 from tests.train.lua_data import PROGRAMS, write_dataset
 
 
@@ -56,3 +58,32 @@ def test_nothing_parses_is_said_so(tmp_path):
     data = write_dataset(tmp_path / "data", programs=[PROGRAMS[-1]])
     with pytest.raises(DatasetError, match="no program parses"):
         prepare_data(DEFAULT, data)
+
+
+def fixed_config(data):
+    return DEFAULT.replace(stream=False, curriculum="none", data_dir=str(data))
+
+
+def test_eval_split_names_another_dataset_and_reads_all_splits(tmp_path):
+    data = write_dataset(tmp_path / "data")
+    config = fixed_config(data)
+    prepared = prepare_data(config, data)
+    own = eval_split(config, prepared.tokenizer, prepared.vocab, "test", tmp_path)
+    assert own.other_dataset is None and own.source == str(data) and len(own.dataset) == len(PROGRAMS) - 1
+    assert own.dataset.tokens.tolist() == prepared.test.tokens.tolist()
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)  # the same programs under another name: still the run's own dataset
+    assert eval_split(config, prepared.tokenizer, prepared.vocab, "val", tmp_path, copy).other_dataset is None
+    other = write_dataset(tmp_path / "other", programs=PROGRAMS[1:])
+    named = eval_split(config, prepared.tokenizer, prepared.vocab, "all", tmp_path, other)
+    assert named.other_dataset.startswith("other-") and named.fingerprint.startswith(named.other_dataset[6:])
+    assert len(named.records) == 3 * (len(PROGRAMS) - 1)
+    with pytest.raises(DatasetError, match="holds no program in any split"):
+        eval_split(config, prepared.tokenizer, prepared.vocab, "all", tmp_path,
+                   write_dataset(tmp_path / "empty", programs=[]))
+
+
+def test_a_stream_run_has_no_train_split_to_evaluate(tmp_path):
+    tokenizer = Tokenizer()
+    with pytest.raises(SplitError, match="a stream run has no fixed train split; use one of val, test"):
+        eval_split(DEFAULT, tokenizer, None, "train", tmp_path)  # refused before any stream opens
