@@ -25,6 +25,8 @@ import numpy as np
 from absl import flags, logging
 from tqdm import tqdm
 
+from jaxlua.config import TrainConfig
+
 T = TypeVar("T")
 
 
@@ -185,3 +187,29 @@ def check_names(flag: str, names: tuple[str, ...], known: tuple[str, ...]) -> No
     unknown = [n for n in names if n not in known]
     if not names or unknown:
         raise ValueError(f"--{flag} must be a non-empty list from {', '.join(known)}; got {','.join(names)}")
+
+
+def jaxlua_step(config: TrainConfig, vocab: int, batch: dict[str, np.ndarray]) -> tuple[Callable[[], float], int]:
+    """(run one training step of the model `config` describes and return its loss, number of parameters).
+
+    The real step of `jaxlua.train` (jit, donated state threaded from call to call), with the loss window the
+    training loop passes; bench_train_step and the GPU suite of bench_scan time their train steps with it.
+    """
+    from jaxlua.train.model_state import build_model, count_params, initial_train_state
+    from jaxlua.train.optimizer import make_optimizer
+    from jaxlua.train.step import make_train_step, output_span
+
+    state, graphs = initial_train_state(build_model(config, vocab), config)
+    window = output_span(batch["lengths"], batch["output_start"])  # what the training loop passes
+    step_fn = make_train_step(graphs.train_def, make_optimizer(config), config, loss_window=window)
+    device_batch = {k: jax.device_put(v) for k, v in batch.items()}
+    rng = jax.random.key(config.seed)
+    holder = {"state": state}
+
+    def run() -> float:
+        new_state, metrics = step_fn(holder["state"], device_batch, rng)
+        jax.block_until_ready((new_state, metrics))
+        holder["state"] = new_state
+        return float(metrics["loss"])
+
+    return run, count_params(state.params)

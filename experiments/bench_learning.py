@@ -383,7 +383,7 @@ class Scorer:
         # pylint: disable=import-outside-toplevel
         from flax import nnx
 
-        from experiments.study import max_new_tokens
+        from jaxlua.data.run_data import longest_target
         from jaxlua.eval.evaluator import evaluate_split, write_predictions
 
         if not len(self.dataset):
@@ -393,7 +393,7 @@ class Scorer:
         model = nnx.merge(self._graphs.eval_def, state.params, state.rest)
         model.eval()
         evaluation = evaluate_split(model, self.dataset, self.tokenizer, self.vocab, records=self.records,
-                                    batch_size=64, max_new_tokens=max_new_tokens(self.config), num_samples=0,
+                                    batch_size=64, max_new_tokens=longest_target(self.config.targets), num_samples=0,
                                     latency_programs=0, seed=self.config.seed, progress=progress,
                                     targets=self.config.targets)
         write_predictions(self.workdir, evaluation.predictions, "metrics_benchmark_test.json")
@@ -459,7 +459,7 @@ def train_recipe(workdir: pathlib.Path, config: TrainConfig, progress: bool) -> 
 
 def run_recipe(plan: Plan, name: str, records: list[dict], environment: dict[str, Any]) -> dict[str, Any]:
     """Train one recipe, score every evaluation point and the final model; its result (also RUN_FILE)."""
-    from experiments.study import curve as validation_curve  # pylint: disable=import-outside-toplevel
+    from jaxlua.train.writers import validation_curve  # pylint: disable=import-outside-toplevel
 
     options, config, recipe = plan.options, plan.configs[name], plan.recipes[name]
     workdir = plan.out / name

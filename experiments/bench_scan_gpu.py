@@ -35,7 +35,7 @@ from tqdm import tqdm
 import kernels
 from experiments import bench_common
 from experiments.bench_scan_cpu import mingru_like_gates, recommended_auto_method, scan_errors, time_ms
-from experiments.bench_train_step import jaxlua_step
+from experiments.bench_common import jaxlua_step
 from jaxlua.config import DTYPES, TrainConfig
 from kernels.pallas_scan import bytes_moved, mingru_scan
 

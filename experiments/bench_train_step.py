@@ -187,32 +187,6 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def jaxlua_step(config: TrainConfig, vocab: int, batch: dict[str, np.ndarray]) -> tuple[Callable[[], float], int]:
-    """(run one training step of the model `config` describes and return its loss, number of parameters).
-
-    The real step of `jaxlua.train` (jit, donated state threaded from call to call), with the loss window the
-    training loop passes; the GPU suite of bench_scan times its train steps with this too.
-    """
-    from jaxlua.train.model_state import build_model, count_params, initial_train_state
-    from jaxlua.train.optimizer import make_optimizer
-    from jaxlua.train.step import make_train_step, output_span
-
-    state, graphs = initial_train_state(build_model(config, vocab), config)
-    window = output_span(batch["lengths"], batch["output_start"])  # what the training loop passes
-    step_fn = make_train_step(graphs.train_def, make_optimizer(config), config, loss_window=window)
-    device_batch = {k: jax.device_put(v) for k, v in batch.items()}
-    rng = jax.random.key(config.seed)
-    holder = {"state": state}
-
-    def run() -> float:
-        new_state, metrics = step_fn(holder["state"], device_batch, rng)
-        jax.block_until_ready((new_state, metrics))
-        holder["state"] = new_state
-        return float(metrics["loss"])
-
-    return run, count_params(state.params)
-
-
 def torch_device_or_reason(options: Options) -> tuple[str | None, str | None]:
     """(torch device, None) when the PyTorch side runs, else (None, why not)."""
     if not options.torch:
@@ -289,7 +263,7 @@ def run(options: Options) -> dict[str, Any]:
     )
     torch_weights = np.take_along_axis(loss_weights(batch), index, axis=1) * in_range
     for cell in options.cells:
-        jax_run, jax_params = jaxlua_step(train_config(options, cell), options.vocab, batch)
+        jax_run, jax_params = bench_common.jaxlua_step(train_config(options, cell), options.vocab, batch)
         losses: list[float] = []
         first_ms = bench_common.time_call(lambda: losses.append(jax_run()), repeats=1, warmup=0)[0]  # compiles
         row: dict[str, Any] = {

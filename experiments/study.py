@@ -24,7 +24,6 @@ continues; `--results` is not overwritten without `--overwrite`.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import pathlib
@@ -38,7 +37,7 @@ from experiments import bench_common
 from jaxlua.cli.flags import FlagError, config_of_flags, define_flags_of, fail, run
 from jaxlua.cli.workdir import check_writable_dir
 from jaxlua.config import ConfigBase, EvalConfig, TrainConfig, config_field
-from jaxlua.workdir_files import METRICS_CSV_FILE, STUDY_RUN_FILE
+from jaxlua.workdir_files import STUDY_RUN_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,17 +210,6 @@ def write_fixed_dataset(out: pathlib.Path, heldout: pathlib.Path, levels: tuple[
     return target
 
 
-def curve(workdir: pathlib.Path) -> list[dict[str, float]]:
-    """The validation points of a run: step, wall-clock seconds, validation loss and exact match."""
-    points = []
-    with (workdir / METRICS_CSV_FILE).open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("val_exact_match"):
-                points.append({"step": int(row["step"]), "seconds": round(float(row["elapsed_s"]), 1),
-                               "val_loss": float(row["val_loss"]), "val_exact_match": float(row["val_exact_match"])})
-    return points
-
-
 def score(metrics: dict[str, Any], heldout_counts: dict[str, int]) -> dict[str, Any]:
     """Test exact match per level over every held-out program (one that was not scored counts as wrong)."""
     by_level, scored = {}, {}
@@ -236,22 +224,12 @@ def score(metrics: dict[str, Any], heldout_counts: dict[str, int]) -> dict[str, 
             "by_construct": {k: v["exact_match"] for k, v in metrics.get("per_construct", {}).items()}}
 
 
-def max_new_tokens(config: TrainConfig) -> int:
-    """The longest target a held-out program can have (its output is capped by the generator, one character a
-    token, then EOS; a trace comes first with trace targets): an untrained model that never writes EOS stops
-    there instead of at max_len."""
-    # pylint: disable=import-outside-toplevel
-    from jaxlua.lua.generator import GeneratorConfig
-    from jaxlua.tokenize.trace_tokens import DEFAULT_MAX_TRACE_TOKENS
-
-    output = GeneratorConfig().max_output_chars + 1
-    return output + (DEFAULT_MAX_TRACE_TOKENS + 2 if config.targets == "trace_output" else 0)
-
-
 def study_evaluation(config: TrainConfig, heldout: pathlib.Path) -> EvalConfig:
     """How every run is scored: greedy, on the study's test set, no latency, up to the longest target."""
+    from jaxlua.data.run_data import longest_target  # pylint: disable=import-outside-toplevel
+
     return EvalConfig(split="test", data_dir=str(heldout), num_samples=0, latency_programs=0, batch_size=64,
-                      max_new_tokens=max_new_tokens(config), seed=0)
+                      max_new_tokens=longest_target(config.targets), seed=0)
 
 
 def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldout: pathlib.Path,
@@ -260,6 +238,7 @@ def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldou
     # pylint: disable=import-outside-toplevel
     from jaxlua.cli.experiment import run_experiment
     from jaxlua.cli.run_eval import evaluate_run
+    from jaxlua.train.writers import validation_curve
     from jaxlua.cli.workdir import WorkdirLock
 
     workdir = out / variant.name
@@ -275,7 +254,7 @@ def run_variant(variant: Variant, config: TrainConfig, out: pathlib.Path, heldou
            "config": config.to_dict(), "workdir": variant.name, "steps": trained["steps"],
            "train_seconds": trained["seconds"], "best_val_loss": trained["best_val_loss"],
            "params": trained["params"],
-           "curve": curve(workdir), "test": score(metrics, heldout_counts),
+           "curve": validation_curve(workdir), "test": score(metrics, heldout_counts),
            "eval_seconds": round(metrics.get("eval_seconds", 0.0), 1),
            "predictions": str(pathlib.Path(variant.name) / pathlib.Path(metrics["predictions_file"]).name)}
     summary_path.write_text(json.dumps(row, indent=2), encoding="utf-8")

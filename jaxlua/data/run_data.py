@@ -33,7 +33,9 @@ from jaxlua.data.splits import SPLITS, DatasetError, dataset_fingerprint, load_s
 from jaxlua.data.stream import ProgramStream, StreamConfig, default_stream_workers, open_stream
 from jaxlua.data.stream_mix import initial_mix
 from jaxlua.data.traces import require_traces
+from jaxlua.lua.generator import GeneratorConfig
 from jaxlua.tokenize import EncodedDataset, LuaSyntaxError, Tokenizer, Vocabulary, encode_dataset
+from jaxlua.tokenize.trace_tokens import DEFAULT_MAX_TRACE_TOKENS
 from jaxlua.workdir_files import DATASET_FILE, VOCAB_FILE
 
 HELDOUT_SPLITS = ("val", "test")  # a stream's fixed sets
@@ -285,3 +287,12 @@ def eval_split(config: TrainConfig, tokenizer: Tokenizer, vocab: Vocabulary, spl
     check_fits(split, records, dataset, tokenizer, config.model.max_len)
     return EvalSplit(records, dataset, str(data_dir), fingerprint,
                      None if own else f"{data_dir.resolve().name}-{fingerprint[:8]}")
+
+
+def longest_target(targets: str, generator: GeneratorConfig | None = None) -> int:
+    """The most target tokens a streamed program can have: its output, capped by `generator` (default: the
+    stream's) at one character a token, then EOS; with trace targets a trace of at most DEFAULT_MAX_TRACE_TOKENS
+    tokens, <TRACE_CUT> and <OUT> come first. The stream's loss window and greedy decoding of its programs stop
+    there."""
+    output = (generator or GeneratorConfig()).max_output_chars + 1
+    return output + (DEFAULT_MAX_TRACE_TOKENS + 2 if targets == "trace_output" else 0)

@@ -20,10 +20,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from jaxlua.data.run_data import PreparedData, open_run_data
+from jaxlua.data.run_data import PreparedData, longest_target, open_run_data
 from jaxlua.data.stream import ProgramStream
 from jaxlua.tokenize import EncodedDataset
-from jaxlua.tokenize.trace_tokens import DEFAULT_MAX_TRACE_TOKENS
 from jaxlua.train.batching import Arrays
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
@@ -94,11 +93,8 @@ class StreamSource(BatchSource):
         self.curriculum = Curriculum(config, np.asarray(stream.config.levels),
                                      mastery_rule(config, stream.val) if self._mastery else None)
         self.edges = tuple(int(w) for w in stream.widths)
-        cap = int(stream.config.generator.max_output_chars) + 1
-        what = f"the stream's output cap of {cap - 1} characters plus EOS"
-        if stream.config.targets == "trace_output":  # the trace, <TRACE_CUT> and <OUT> come first
-            cap += DEFAULT_MAX_TRACE_TOKENS + 2
-            what += f", after a trace of at most {DEFAULT_MAX_TRACE_TOKENS} tokens, <TRACE_CUT> and <OUT>"
+        cap = longest_target(stream.config.targets, stream.config.generator)
+        what = f"the longest target a streamed program can have ({cap} tokens, jaxlua.data.run_data.longest_target)"
         self.loss_window = min(cap, stream.config.max_len - 3)
         self.window_reason = (what if self.loss_window == cap
                               else f"max_len {stream.config.max_len} less BOS, SEP and one program token")

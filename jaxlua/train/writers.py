@@ -74,3 +74,14 @@ class NoWriter:
 
     def close(self) -> None:
         pass
+
+
+def validation_curve(workdir: str | pathlib.Path) -> list[dict[str, float]]:
+    """The validation points a run's MetricWriter wrote: step, wall-clock seconds, validation loss and exact match."""
+    points = []
+    with (pathlib.Path(workdir) / METRICS_CSV_FILE).open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("val_exact_match"):
+                points.append({"step": int(row["step"]), "seconds": round(float(row["elapsed_s"]), 1),
+                               "val_loss": float(row["val_loss"]), "val_exact_match": float(row["val_exact_match"])})
+    return points
