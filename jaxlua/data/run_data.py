@@ -30,7 +30,7 @@ from absl import logging
 from jaxlua.config import TokenizerConfig, TrainConfig
 from jaxlua.data.default import default_dataset_dir
 from jaxlua.data.splits import SPLITS, DatasetError, dataset_fingerprint, load_split, split_path
-from jaxlua.data.stream import ProgramStream, StreamConfig, default_stream_workers, open_stream
+from jaxlua.data.stream import ProgramStream, StreamConfig, default_stream_workers, open_stream, token_lists
 from jaxlua.data.stream_mix import initial_mix
 from jaxlua.data.traces import require_traces
 from jaxlua.lua.generator import GeneratorConfig
@@ -84,18 +84,7 @@ def build_vocabulary(records: list[dict], tokenizer: Tokenizer, traces: bool = F
     """The tokenizer's vocabulary (its reserved tokens, its settings recorded) over the program and output
     tokens of `records` (and, with `traces`, their trace tokens, the trace separators reserved); programs that
     do not parse are skipped."""
-
-    def token_lists() -> Iterator[list[str]]:
-        for record in records:
-            try:
-                yield tokenizer.program_tokens(record["source"])
-            except LuaSyntaxError:
-                continue
-            yield tokenizer.output_tokens(record["stdout"])
-            if traces:
-                yield tokenizer.trace_tokens(record["trace"], record["source"])
-
-    return tokenizer.build_vocabulary(token_lists(), traces=traces)
+    return tokenizer.build_vocabulary(token_lists(tokenizer, records, traces), traces=traces)
 
 
 def shortest_sequence(records: list[dict], tokenizer: Tokenizer) -> int | None:

@@ -41,7 +41,7 @@ from jaxlua.data.stream_mix import MixSchedule, slot_counts
 from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys, WorkerGroup
 from jaxlua.data.stream_worker import Candidate, MakerSettings, StreamError
 from jaxlua.lua.generator import GENERATOR_VERSION, GeneratorConfig
-from jaxlua.tokenize import EncodedDataset, Tokenizer, Vocabulary, encode_dataset
+from jaxlua.tokenize import EncodedDataset, LuaSyntaxError, Tokenizer, Vocabulary, encode_dataset
 
 __all__ = ["ProgramStream", "StreamConfig", "StreamError", "open_stream", "stream_widths", "tokenizer_settings"]
 _FORMAT = "jaxlua.stream/1"  # part of the stream's definition: bump when slot seeds, levels or order change
@@ -366,8 +366,9 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
         if vocab is None:
             sample = _generate(producer, [("vocab", i) for i in range(config.vocab_per_level * len(config.levels))],
                                "vocabulary sample", progress)
-            vocab = tokenizer.build_vocabulary(token_lists(tokenizer, heldout["val"] + [c.record for c in sample]),
-                                               traces=config.targets == "trace_output")
+            traced = config.targets == "trace_output"
+            records = heldout["val"] + [c.record for c in sample]
+            vocab = tokenizer.build_vocabulary(token_lists(tokenizer, records, traced), traces=traced)
         keys = np.array(sorted(c.key for c in made), np.uint64)
         workers.broadcast(("train_inputs", vocab.tokens, keys))
         producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)
@@ -381,11 +382,14 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
     return stream
 
 
-def token_lists(tokenizer: Tokenizer, records: list[dict]) -> Iterator[list[str]]:
-    """Program and output tokens (and trace tokens, where a record holds its trace) of records that are known to
-    parse (they passed the workers' encoding)."""
+def token_lists(tokenizer: Tokenizer, records: list[dict], traces: bool = False) -> Iterator[list[str]]:
+    """The program and output tokens of `records` (and, with `traces`, their trace tokens), which a vocabulary is
+    built from; a program that does not parse is skipped."""
     for record in records:
-        yield tokenizer.program_tokens(record["source"])
+        try:
+            yield tokenizer.program_tokens(record["source"])
+        except LuaSyntaxError:
+            continue
         yield tokenizer.output_tokens(record["stdout"])
-        if "trace" in record:
+        if traces:
             yield tokenizer.trace_tokens(record["trace"], record["source"])
