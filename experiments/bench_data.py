@@ -7,8 +7,9 @@
 Stages (programs/s): generation (one core), run_lua (worker process, the untrusted path), the in-process
 sandbox used by pool workers (one core), the whole dataset build (all cores: generate + run + de-dup +
 split + write), and tokenisation with `Tokenizer("semantic")` (one core; null with the reason if the
-tokenizer cannot be imported; `tokenizer` times the training default, canonical identifiers, and names on
-one core in CPU seconds, split into the tree-sitter parse and the rest; `--tokenize_only` runs just that).
+tokenizer cannot be imported; `tokenizer` times the training default (canonical identifiers, read off the
+lexemes), the same walking the tree, and names, side by side on one core in CPU seconds, split into the
+tree-sitter parse and the rest; `--tokenize_only` runs just that).
 The 1M projection divides 10^6 by the measured build rate. Each figure
 also comes per CPU second: on a shared machine the wall rates fall with the load (the `environment` entry's
 load averages), and `*_idle_estimate` is what the same CPU work gives when the pool has its cores to itself.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import resource
+import sys
 import tempfile
 import time
 from typing import Any, Callable, TypeVar
@@ -119,17 +121,22 @@ def bench_tokenize(records: list[tuple[str, str]]) -> tuple[float | None, str | 
 
 
 def tokenizer_report(records: list[tuple[str, str]], repeats: int = 5) -> dict[str, Any]:
-    """Per identifier style of the semantic mode (canonical: the training default): programs per CPU second
-    of one core (`tokenization_throughput`, best of `repeats`), and where a program's time goes: the
-    tree-sitter parse alone (best of `repeats` too) and the rest (the walk over the tree, in Python)."""
+    """Per tokenizer setting, side by side in one process: the training default (semantic, canonical identifiers,
+    its tokens read off the lexemes), the same with the tree walked instead (`lexical=False`: same tokens), and
+    names. Programs per CPU second of one core (`tokenization_throughput`, best of `repeats`), and where a
+    program's time goes: the tree-sitter parse alone (best of `repeats` too) and the rest (the lexemes or the
+    walk, in Python); for the default, the share of programs the fast path read itself."""
     from jaxlua.tokenize import Tokenizer, tokenization_throughput
     from jaxlua.tokenize.syntax import encode_source
 
     pairs = [{"source": source, "stdout": stdout} for source, stdout in records]
     data = [encode_source(source) for source, _ in records]
     report: dict[str, Any] = {"programs": len(records), "repeats": repeats, "clock": "process_time, one core"}
-    for identifiers in ("canonical", "names"):
-        tokenizer = Tokenizer("semantic", identifiers=identifiers)
+    settings = {"canonical": {"identifiers": "canonical"},
+                "canonical_walk": {"identifiers": "canonical", "lexical": False},
+                "names": {"identifiers": "names"}}
+    for name, options in settings.items():
+        tokenizer = Tokenizer("semantic", **options)
         parser = tokenizer._parser  # pylint: disable=protected-access
         parse = float("inf")
         for _ in range(repeats):
@@ -140,15 +147,46 @@ def tokenizer_report(records: list[tuple[str, str]], repeats: int = 5) -> dict[s
         measured = tokenization_throughput(pairs, tokenizer, repeats)
         total_us = 1e6 / measured["programs_per_s"]
         parse_us = 1e6 * parse / len(data)
-        report[identifiers] = {
+        report[name] = {
             "programs_per_s": round(measured["programs_per_s"], 1),
             "us_per_program": round(total_us, 1),
             "parse_us_per_program": round(parse_us, 1),
-            "walk_us_per_program": round(total_us - parse_us, 1),
+            "rest_us_per_program": round(total_us - parse_us, 1),
             "mean_program_chars": round(measured["mean_program_chars"], 1),
             "mean_program_tokens": round(measured["mean_program_tokens"], 1),
         }
+        if name == "canonical":
+            report[name].update(_fast_path_breakdown(tokenizer, [source for source, _ in records], repeats))
+    report["fast_path_speedup"] = round(report["canonical"]["programs_per_s"]
+                                        / report["canonical_walk"]["programs_per_s"], 3)
     return report
+
+
+def _fast_path_breakdown(tokenizer, sources: list[str], repeats: int) -> dict[str, float]:
+    """Of the default's time per program (µs, best of `repeats`): the regular-expression pass that finds the
+    lexemes, and all of `lexical_tokens` (lexemes, renaming and tokens, without the parse); and the share of
+    programs the fast path read itself (the others are walked)."""
+    from jaxlua.tokenize.lexical import _LEXEME, lexical_tokens
+    from jaxlua.tokenize.syntax import encode_source
+
+    style = tokenizer._style  # pylint: disable=protected-access
+    data = [encode_source(source) for source in sources]
+    lexemes = lexical = float("inf")
+    fast = 0
+    for _ in range(repeats):
+        start = time.process_time()
+        for source in sources:
+            _LEXEME.findall(source)
+        lexemes = min(lexemes, time.process_time() - start)
+        start = time.process_time()
+        fast = 0
+        for source, encoded in zip(sources, data):
+            style.start(encoded)
+            fast += lexical_tokens(source, style) is not None
+        lexical = min(lexical, time.process_time() - start)
+    return {"lexemes_us_per_program": round(1e6 * lexemes / len(sources), 1),
+            "lexical_tokens_us_per_program": round(1e6 * lexical / len(sources), 1),
+            "fast_path_share": round(fast / len(sources), 4)}
 
 
 def coverage_report(count: int, seed: int) -> dict:
@@ -224,7 +262,9 @@ def run(options: Options) -> dict[str, Any]:
     """Time every stage; the result dict that is printed and written."""
     options.validate()
     levels, n, seed = options.levels, options.sample_programs, options.seed
-    result: dict[str, Any] = {"benchmark": "data", "environment": bench_common.environment(MACHINE_NOTE)}
+    result: dict[str, Any] = {"benchmark": "data", "command": " ".join(["python -m experiments.bench_data",
+                                                                        *sys.argv[1:]]),
+                              "environment": bench_common.environment(MACHINE_NOTE)}
 
     generator = ProgramGenerator(seed)
     sources, generation_wall, generation_cpu = timed(

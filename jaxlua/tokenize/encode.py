@@ -23,7 +23,7 @@ from jaxlua.tokenize.vocabulary import OUT, Vocabulary
 
 OVERFLOW_POLICIES = ("drop", "truncate")
 TARGETS = _TARGET_REGISTRY.names()
-_CACHE_VERSION = "encode/3"
+_CACHE_VERSION = "encode/4"  # 4: the closed identifier styles write string text beyond ASCII as bytes
 
 
 @dataclasses.dataclass

@@ -13,7 +13,8 @@ names and of variable names in traces, and the tokens every vocabulary of that s
   vocabulary; any other name is spelled, so no identifier is ever `<UNK>`.
 
 The closed styles (`spelled`, `canonical`) also reserve what else a valid program can hold: Lua 5.4's two
-attributes and every ASCII control character and non-UTF-8 byte of a string literal (`CLOSED_LITERALS`).
+attributes and every ASCII control character and byte above 127 of a string literal (`CLOSED_LITERALS`): they
+write text outside ASCII in a string as its UTF-8 bytes (`byte_chars`), so no string is ever `<UNK>` either.
 Canonical reserves, per library name, each token it can be written as: `IDENTIFIER(name)` (a variable or a
 field), `METHOD_CALL(name)` (any library name used as a method, `t:insert(x)`), and `FUNCTION_CALL(name)`
 for globals and `lib.member`; and `IDENTIFIER(vN)` / `FUNCTION_CALL(vN)` for N <= `CANONICAL_NAMES`. Past
@@ -22,6 +23,7 @@ that cap a name is `NAME v 6 5` and its call `NAME v 6 5 CALL ... CALL_END`, bot
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from tree_sitter import Node
 
@@ -37,6 +39,7 @@ class NamesStyle:
     """`IDENTIFIER(name)` per identifier; `FUNCTION_CALL(a.b)` heads for calls by (dotted) name."""
 
     name = "names"
+    lexical = False  # whether `lexical.lexical_tokens` can read this style's tokens off the lexemes
 
     def __init__(self) -> None:
         self._cache: dict[bytes, str] = {}
@@ -81,6 +84,10 @@ class NamesStyle:
         """Tokens a vocabulary for this style holds beyond the default reserved set."""
         return ()
 
+    def string_chars(self, value: str) -> str:
+        """The characters a string literal's value is written as (one token each): the value itself."""
+        return value
+
 
 class SpelledStyle(NamesStyle):
     """`NAME` plus characters for every identifier; `METHOD_CALL` plus characters for methods."""
@@ -103,20 +110,24 @@ class SpelledStyle(NamesStyle):
     def reserved_tokens(self) -> tuple[str, ...]:
         return CLOSED_LITERALS
 
+    def string_chars(self, value: str) -> str:
+        return byte_chars(value)
+
 
 class CanonicalStyle(NamesStyle):
     """Variables renamed by first appearance; library, field and method names kept (see module doc)."""
 
     name = "canonical"
+    lexical = True
 
     def __init__(self) -> None:
         super().__init__()
         self._names: dict[str, str] = {}
         self._rename = True
-        # Per program: an identifier's bytes -> its tokens, and a callee's bytes -> its call head (the hot path
-        # of the walk; an entry is made where `_variable` first sees the name, so numbering is unchanged).
-        self._written: dict[bytes, list[str]] = {}
-        self._heads: dict[bytes, str | None] = {}
+        # Per program: a variable's name -> its tokens, and a callee's name -> its call head (an entry is made
+        # where `_variable` first sees the name, so numbering follows the order names are read in).
+        self._written: dict[str, list[str]] = {}
+        self._heads: dict[str, str | None] = {}
 
     def actions(self) -> dict[int, syntax.Handler]:
         actions: dict[int, syntax.Handler] = {syntax.IDENTIFIER_ID: self._identifier}
@@ -129,10 +140,14 @@ class CanonicalStyle(NamesStyle):
     def renaming(self) -> dict[str, str]:
         return dict(self._names)
 
-    def walk(self, root: Node, actions: dict) -> list[str]:
-        # A reflective name anywhere in the text (even in a string) keeps every name: cheap and conservative.
+    def start(self, source: bytes) -> None:
+        """Begins a program: no names numbered yet; a reflective name anywhere in the text (even in a string)
+        keeps every name, which is cheap and conservative."""
         self._names, self._written, self._heads = {}, {}, {}
-        self._rename = not is_reflective(root.text)
+        self._rename = not is_reflective(source)
+
+    def walk(self, root: Node, actions: dict) -> list[str]:
+        self.start(root.text)
         return syntax.walk(root, actions)
 
     # ----------------------------------------------------------------------------------- variables
@@ -147,34 +162,49 @@ class CanonicalStyle(NamesStyle):
             canonical = self._names[name] = f"{_CANONICAL_PREFIX}{len(self._names) + 1}"
         return canonical, canonical in _RESERVED_CANONICAL
 
-    def _identifier(self, node: Node, out: list, stack: list) -> None:
-        raw = node.text
-        tokens = self._written.get(raw)
+    @property
+    def written_tokens(self) -> dict[str, list[str]]:
+        """The tokens of each variable written so far in the current program (`variable_tokens`' cache)."""
+        return self._written
+
+    def variable_tokens(self, name: str) -> list[str]:
+        """Tokens of the variable `name` in the current program (callers read the list, never change it)."""
+        tokens = self._written.get(name)
         if tokens is None:
-            tokens = self._written[raw] = self.name_tokens(raw.decode("utf-8", "surrogateescape"))
-        out += tokens
+            tokens = self._written[name] = self.name_tokens(name)
+        return tokens
+
+    def _identifier(self, node: Node, out: list, stack: list) -> None:
+        out += self.variable_tokens(syntax.text(node))
 
     def name_tokens(self, name: str) -> list[str]:
         written, single = self._variable(name)
         return [tn.IDENTIFIER_FMT.format(written)] if single else [tn.NAME, *written]
 
+    def call_head_name(self, names: Sequence[str]) -> str | None:
+        """The call head of a callee written `names[0].names[1]...`: FUNCTION_CALL(v1) for a variable that is one
+        token, FUNCTION_CALL(string.upper) for a library function, else None (the callee is written out)."""
+        if len(names) == 1:
+            name = names[0]
+            try:
+                return self._heads[name]
+            except KeyError:
+                written, single = self._variable(name)
+                head = self._heads[name] = tn.FUNCTION_CALL_FMT.format(written) if single else None
+                return head
+        dotted = ".".join(names)
+        return tn.FUNCTION_CALL_FMT.format(dotted) if dotted in lib.DOTTED_FUNCTIONS else None
+
     def call_head(self, callee: Node) -> str | None:
         if callee.kind_id == syntax.IDENTIFIER_ID:
-            raw = callee.text
-            try:
-                return self._heads[raw]
-            except KeyError:
-                name, single = self._variable(raw.decode("utf-8", "surrogateescape"))
-                head = self._heads[raw] = tn.FUNCTION_CALL_FMT.format(name) if single else None
-                return head
+            return self.call_head_name((syntax.text(callee),))
         dotted = syntax.dotted_name(callee)
-        if dotted in lib.DOTTED_FUNCTIONS:
-            return tn.FUNCTION_CALL_FMT.format(dotted)
-        return None
+        return None if dotted is None else self.call_head_name(dotted.split("."))
 
     # -------------------------------------------------------------------------------------- fields
     @staticmethod
-    def _field_tokens(name: str) -> list[str]:
+    def field_tokens(name: str) -> list[str]:
+        """Tokens of a field or table key `name`: a library name is one token, any other is spelled."""
         tokens = _FIELD_TOKENS.get(name)
         return [tn.NAME, *name] if tokens is None else tokens
 
@@ -187,7 +217,7 @@ class CanonicalStyle(NamesStyle):
         key = node.child_by_field_id(key_field)
         if table is None or key is None or key.kind_id != syntax.IDENTIFIER_ID:
             return False
-        stack += reversed(self._field_tokens(syntax.text(key)))
+        stack += reversed(self.field_tokens(syntax.text(key)))
         stack.append(separator)
         stack.append(table)
         return True
@@ -204,13 +234,16 @@ class CanonicalStyle(NamesStyle):
         children = node.children
         key = node.child_by_field_id(syntax.NAME_FIELD)
         if key is not None and key.kind_id == syntax.IDENTIFIER_ID and children and children[0] == key:
-            out.extend(self._field_tokens(syntax.text(key)))  # `{name = value}`: the key is written first
+            out.extend(self.field_tokens(syntax.text(key)))  # `{name = value}`: the key is written first
             children = children[1:]
         children.reverse()
         stack += children
 
     def reserved_tokens(self) -> tuple[str, ...]:
         return _CANONICAL_RESERVED
+
+    def string_chars(self, value: str) -> str:
+        return byte_chars(value)
 
 
 _REFLECTIVE_WORD = re.compile(rb"\b(?:" + b"|".join(n.encode() for n in sorted(lib.REFLECTIVE)) + rb")\b")
@@ -224,6 +257,13 @@ def is_reflective(source: bytes) -> bool:
         if word in source:
             return _REFLECTIVE_WORD.search(source) is not None
     return False
+
+
+def byte_chars(value: str) -> str:
+    """`value` with each character outside ASCII written as its UTF-8 bytes, each byte the character
+    U+DC80..U+DCFF that `lua_strings` keeps a byte as (reserved by the closed styles): any text, a closed set of
+    tokens. Lua strings are bytes, so rendering writes the same string back."""
+    return value if value.isascii() else value.encode("utf-8", "surrogateescape").decode("ascii", "surrogateescape")
 
 
 def _visit_children(node: Node, stack: list) -> None:

@@ -49,8 +49,8 @@ RENDER.update({"NEGATE": "-", "BIT_NOT": "~", CALL: "(", CALL_END: ")"})
 PRINTABLE_CHARS: tuple[str, ...] = tuple(string.printable)  # ASCII letters, digits, punctuation, whitespace
 # The other characters a Lua string or stdout can hold as one token: ASCII control characters (`"\0"`,
 # `"\a"`, `string.char(1)`) and the bytes that are not UTF-8 (U+DC80..U+DCFF, how `lua_strings` keeps them).
-# The styles that promise no <UNK> reserve them; valid UTF-8 text beyond ASCII is one token per code point
-# and stays open.
+# The styles that promise no <UNK> reserve them, and write a string's text beyond ASCII as its UTF-8 bytes
+# (identifiers.byte_chars); the names style keeps one token per code point, an open set.
 CONTROL_CHARS: tuple[str, ...] = tuple(chr(c) for c in [*range(32), 127] if chr(c) not in string.printable)
 RAW_BYTE_CHARS: tuple[str, ...] = tuple(chr(0xDC00 + b) for b in range(0x80, 0x100))
 # The attributes Lua 5.4 accepts after a local name (`local x <const>`, `local f <close>`); no other compiles.

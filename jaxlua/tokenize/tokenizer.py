@@ -33,12 +33,14 @@ class Tokenizer:
     """Turns Lua programs, their stdout and their traces into token lists; one parser per instance."""
 
     def __init__(self, mode: str = "semantic", identifiers: str = "names", digits: str = "msd",
-                 program_copies: int = 1, *, spell_identifiers: bool = False) -> None:
+                 program_copies: int = 1, *, spell_identifiers: bool = False, lexical: bool = True) -> None:
         """`identifiers`: "names" (IDENTIFIER(x)), "spelled" (NAME x, never <UNK>) or "canonical" (v1, v2, ...
         where renaming cannot change the output); `digits`: "msd" or "lsd" (numbers in outputs and trace
         values least significant digit first); `program_copies`: 2 writes the program's tokens twice,
         `program <BOS> program`, so a left-to-right model reads it a second time knowing all of it.
-        `spell_identifiers=True` is an alias of "spelled"."""
+        `spell_identifiers=True` is an alias of "spelled". `lexical=False` always walks the syntax tree instead of
+        reading the training default's tokens off the lexemes (`lexical.py`): the same tokens, slower; the
+        reference the tests compare the fast path with."""
         _check(TOKENIZER_MODES, "mode", mode)
         if program_copies not in PROGRAM_COPIES:
             raise ValueError(f"program_copies must be one of {PROGRAM_COPIES}, got {program_copies!r}")
@@ -59,7 +61,7 @@ class Tokenizer:
         self.program_copies = int(program_copies)
         self._style = IDENTIFIER_STYLES.get(identifiers)()
         self._digit_order = DIGIT_ORDERS.get(digits)
-        self._mode = mode_class(self._style, self._digit_order)
+        self._mode = mode_class(self._style, self._digit_order, lexical)
         self._parser = syntax.new_parser()
         self._last_source: Any = None  # the source of the last program walked (its renaming is current)
 
