@@ -31,6 +31,7 @@ from jaxlua.config import TokenizerConfig, TrainConfig
 from jaxlua.data.default import default_dataset_dir
 from jaxlua.data.splits import SPLITS, DatasetError, dataset_fingerprint, load_split, split_path
 from jaxlua.data.stream import ProgramStream, StreamConfig, default_stream_workers, open_stream, token_lists
+from jaxlua.data.stream_exchange import SlotExchange
 from jaxlua.data.stream_mix import initial_mix
 from jaxlua.data.traces import require_traces
 from jaxlua.lua.generator import GeneratorConfig
@@ -190,10 +191,11 @@ def stream_config(config: TrainConfig) -> StreamConfig:
 
 
 def open_stream_for(config: TrainConfig, vocab: Vocabulary | None = None, state_dir: pathlib.Path | None = None,
-                    progress: bool = True) -> ProgramStream:
-    """An open `ProgramStream` for a run's settings (the caller closes it)."""
+                    progress: bool = True, exchange: SlotExchange | None = None) -> ProgramStream:
+    """An open `ProgramStream` for a run's settings (the caller closes it); `exchange`: shared by the processes of
+    a multi-process run (`jaxlua.data.stream.open_stream`)."""
     return open_stream(stream_config(config), make_tokenizer(config.tokenizer), vocab=vocab, state_dir=state_dir,
-                       progress=progress)
+                       progress=progress, exchange=exchange)
 
 
 def stream_fingerprint(stream: ProgramStream) -> str:
@@ -213,11 +215,11 @@ def saved_vocabulary(config: TrainConfig, workdir: pathlib.Path) -> Vocabulary |
 
 
 @contextlib.contextmanager
-def stream_data(config: TrainConfig, workdir: pathlib.Path, state_dir: pathlib.Path,
-                progress: bool = True) -> Iterator[PreparedData]:
+def stream_data(config: TrainConfig, workdir: pathlib.Path, state_dir: pathlib.Path, progress: bool = True,
+                exchange: SlotExchange | None = None) -> Iterator[PreparedData]:
     """The stream's data for a training run in `workdir`, its key log in `state_dir` (see the module doc); the
     workers end with the block."""
-    with open_stream_for(config, saved_vocabulary(config, workdir), state_dir, progress) as stream:
+    with open_stream_for(config, saved_vocabulary(config, workdir), state_dir, progress, exchange) as stream:
         info = {**stream.info, "fingerprint": stream_fingerprint(stream), "tokenizer": config.tokenizer.to_dict(),
                 "max_len": config.model.max_len}
         yield PreparedData(stream.tokenizer, stream.vocab, stream, stream.val, stream.test, stream.test_records,
@@ -226,15 +228,17 @@ def stream_data(config: TrainConfig, workdir: pathlib.Path, state_dir: pathlib.P
 
 @contextlib.contextmanager
 def open_run_data(config: TrainConfig, workdir: pathlib.Path, cache_dir: pathlib.Path | None = None,
-                  progress: bool = True, state_dir: pathlib.Path | None = None) -> Iterator[PreparedData]:
+                  progress: bool = True, state_dir: pathlib.Path | None = None,
+                  exchange: SlotExchange | None = None) -> Iterator[PreparedData]:
     """A run's data for the length of a `with` block: the stream with `config.stream`, else the dataset's splits
     (`prepare_data`, vocabulary saved in or reloaded from the workdir).
 
     `state_dir`: where the stream keeps its key log; default the workdir, as for a one-process run (past one
-    process each process passes its own, `jaxlua.train.distributed.stream_state_dir`).
+    process each process passes its own, `jaxlua.train.distributed.stream_state_dir`). `exchange`: past one
+    process, the processes' shared exchange, so each generates only its share of the stream.
     """
     if config.stream:
-        with stream_data(config, workdir, workdir if state_dir is None else state_dir, progress) as data:
+        with stream_data(config, workdir, workdir if state_dir is None else state_dir, progress, exchange) as data:
             yield data
     else:
         yield prepare_data(config, resolve_data_dir(config.data_dir), vocab_path=workdir / VOCAB_FILE,

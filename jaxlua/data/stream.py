@@ -16,7 +16,9 @@ run, and none has the record key of a held-out program. Each batch is padded to 
 widths (`stream_widths`: validation-length quantiles, doublings, `max_len`), so a jit step sees few shapes.
 
 Workers are separate interpreter processes; a background thread accepts their candidates in order and fills a
-bounded queue of ready batches, so the trainer takes a finished batch whenever it asks for one.
+bounded queue of ready batches, so the trainer takes a finished batch whenever it asks for one. Given the
+`exchange` of a multi-process run, each process's workers make only its share of every block and the processes
+trade candidates (stream_shard.py); every process still gets every batch and keeps every key in its key log.
 """
 from __future__ import annotations
 
@@ -38,7 +40,9 @@ from tqdm import tqdm
 
 from jaxlua.data.buckets import quantile_widths
 from jaxlua.data.stream_mix import MixSchedule, slot_counts
-from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys, WorkerGroup
+from jaxlua.data.stream_exchange import SlotExchange
+from jaxlua.data.stream_order import KeyLog, SeenKeys, WorkerGroup
+from jaxlua.data.stream_shard import Producer, make_producer
 from jaxlua.data.stream_worker import Candidate, MakerSettings, StreamError
 from jaxlua.lua.generator import GENERATOR_VERSION, GeneratorConfig
 from jaxlua.tokenize import EncodedDataset, LuaSyntaxError, Tokenizer, Vocabulary, encode_dataset
@@ -152,7 +156,7 @@ class ProgramStream:
     """An open stream: vocabulary, held-out sets, `batches(start_step)`, `stats()`, `close()` (see module doc)."""
 
     def __init__(self, config: StreamConfig, tokenizer: Tokenizer, vocab: Vocabulary, workers: WorkerGroup,
-                 producer: OrderedProducer, heldout: dict[str, list[dict]], state_dir: str | os.PathLike | None,
+                 producer: Producer, heldout: dict[str, list[dict]], state_dir: str | os.PathLike | None,
                  progress: bool) -> None:
         self.config = config
         self.tokenizer = tokenizer
@@ -267,7 +271,9 @@ class ProgramStream:
         before = block0 * config.block_size
         cpu_start = time.thread_time() - self.feeder_cpu_s
         try:
-            known = log.read(before) if log is not None else np.zeros(0, np.uint64)
+            common = self._producer.common_count(min(before, log.available()) if log is not None else 0,
+                                                 f"start{start_step}")  # every process starts at the same slot
+            known = log.read(common) if log is not None else np.zeros(0, np.uint64)
             seen = SeenKeys(known)
             accepted = self._producer.run(self._train_slots(len(known)), seen)
             self.regenerated = before - len(known)
@@ -334,31 +340,34 @@ def _fingerprint(ids: list[str]) -> str:
     return hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16]
 
 
-def _generate(producer: OrderedProducer, slots: list[tuple[str, int]], desc: str, progress: bool) -> list[Candidate]:
+def _generate(producer: Producer, slots: list[tuple[str, int]], desc: str, progress: bool) -> list[Candidate]:
     """Candidates (with records) of finite `slots`, de-duplicated among themselves, in slot order."""
     return list(tqdm(producer.run(slots, SeenKeys()), total=len(slots), desc=desc, unit="prog", disable=not progress))
 
 
 def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None, *,
                 vocab: Vocabulary | None = None, state_dir: str | os.PathLike | None = None,
-                progress: bool = True) -> ProgramStream:
+                progress: bool = True, exchange: SlotExchange | None = None) -> ProgramStream:
     """Start the workers, generate the held-out sets and the vocabulary, and return the open stream.
 
     `tokenizer`: a Tokenizer or its settings dict (default: the default tokenizer). `vocab`: reuse a saved
     vocabulary (a resumed run); otherwise it is built from the validation set plus `vocab_per_level` programs
     per level from a seed space of its own, and the tokenizer's reserved tokens (`Tokenizer.reserved_tokens`:
     every printable character and, for canonical identifiers, every standard-library name and v1..v64).
-    `state_dir`: where the key log lives (the run's workdir), so resuming needs no regeneration.
+    `state_dir`: where the key log lives (the run's workdir), so resuming needs no regeneration. `exchange`:
+    this process's end of a multi-process run's exchange, whose processes then share the work (module doc).
     """
     if not isinstance(config, StreamConfig):
         raise TypeError(f"config must be a StreamConfig, got {type(config).__name__}")
     settings = tokenizer_settings(tokenizer)
     tokenizer = Tokenizer(**settings)
     workers = WorkerGroup(config.workers)
+    # Exchange tags carry what decides the slots: processes whose settings differ never read each other's.
+    scope = _fingerprint([repr(dataclasses.replace(config, workers=1, buffer_batches=1)), settings, vocab is None])
     try:
         workers.broadcast(("init", MakerSettings(config.seed, config.levels, config.max_len, config.generator,
                                                  settings, config.max_attempts, config.targets)))
-        producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)
+        producer = make_producer(workers, config.block_size, config.max_attempts, exchange, f"{scope}/setup")
         count = config.heldout_per_level * len(config.levels)
         heldout_slots = [("val", i) for i in range(count)] + [("test", i) for i in range(count)]
         made = _generate(producer, heldout_slots, "held-out programs", progress)  # val and test are disjoint
@@ -371,7 +380,7 @@ def open_stream(config: StreamConfig, tokenizer: Tokenizer | dict | None = None,
             vocab = tokenizer.build_vocabulary(token_lists(tokenizer, records, traced), traces=traced)
         keys = np.array(sorted(c.key for c in made), np.uint64)
         workers.broadcast(("train_inputs", vocab.tokens, keys))
-        producer = OrderedProducer(workers, window=2 * config.block_size, max_attempts=config.max_attempts)
+        producer = make_producer(workers, config.block_size, config.max_attempts, exchange, f"{scope}/train")
         stream = ProgramStream(config, tokenizer, vocab, workers, producer, heldout, state_dir, progress)
     except BaseException:
         workers.close()

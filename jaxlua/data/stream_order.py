@@ -162,6 +162,10 @@ class KeyLog:
             self._settings_path.write_text(text, encoding="utf-8")
         self._file = None
 
+    def available(self) -> int:
+        """How many whole keys the file holds."""
+        return (self.path.stat().st_size if self.path.exists() else 0) // 8
+
     def read(self, n: int) -> np.ndarray:
         """The first min(n, available) keys; the file is cut after them and opened for appending."""
         size = self.path.stat().st_size if self.path.exists() else 0
@@ -187,17 +191,27 @@ class OrderedProducer:
     """Accepts worker candidates in slot order, each with a record key unseen so far (see the module doc)."""
 
     def __init__(self, workers: WorkerGroup, chunk: int = 16, window: int = 512, max_attempts: int = 1000,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, max_window: int | None = None) -> None:
+        """`window`: slots sent ahead of the first one not yet accepted (raised to keep every worker busy, but
+        never past `max_window`: a level mix decides a slot's level only so far ahead of the trainer, and the
+        slot iterator waits for the trainer there, which must not wait for these slots in turn)."""
         self.workers = workers
-        self.chunk = chunk
         self.window = max(window, 2 * chunk * TASKS_IN_FLIGHT * len(workers))
+        if max_window is not None:
+            self.window = max(1, min(self.window, max_window))
+        self.chunk = min(chunk, self.window)
         self.max_attempts = max_attempts
         self.stop = stop or threading.Event()
         self.accepted: collections.Counter = collections.Counter()  # per level
         self.duplicates: collections.Counter = collections.Counter()  # per level
         self.rejected: collections.Counter = collections.Counter()  # per (level, reason)
+        self.made: collections.Counter = collections.Counter()  # per level: candidates the workers computed
         self.unknown_ids = 0
         self.tokens = 0
+
+    def common_count(self, count: int, tag: str = "") -> int:
+        """`count` itself: one process agrees with itself (see `ShardedProducer.common_count`)."""
+        return count
 
     def run(self, slots: Iterable[tuple[str, int]], seen: SeenKeys) -> Iterator[Candidate]:
         """Accepted candidates for `slots` in order; their keys are added to `seen`. Ends with `slots`, or early
@@ -220,7 +234,7 @@ class OrderedProducer:
                     pending[sent] = slot
                     batch.append((sent, *slot[:2], 0, *slot[2:]))  # (position, space, index, attempt[, level])
                     sent += 1
-                    if len(batch) == self.chunk:
+                    if len(batch) == self.chunk or sent >= cursor + self.window:
                         break
                 else:
                     more = False
@@ -254,14 +268,17 @@ class OrderedProducer:
                     raise StreamError(made)
                 self.rejected.update(rejected)
                 for candidate in made:
+                    self.made[candidate.level] += 1
                     results[candidate.position] = candidate
 
     def stats(self) -> dict:
-        """Counts so far: accepted, raw duplicates and rejections per level, `<UNK>` share of train tokens."""
-        levels = sorted(set(self.accepted) | set(self.duplicates) | {lv for lv, _ in self.rejected})
+        """Counts so far: accepted, raw duplicates and rejections per level, `<UNK>` share of train tokens, and
+        `made`: the candidates the workers computed per level."""
+        levels = sorted(set(self.accepted) | set(self.duplicates) | set(self.made) | {lv for lv, _ in self.rejected})
         return {
             "accepted": {str(lv): self.accepted[lv] for lv in levels},
             "duplicates": {str(lv): self.duplicates[lv] for lv in levels},
             "rejected": {str(lv): {r: n for (l2, r), n in sorted(self.rejected.items()) if l2 == lv} for lv in levels},
             "unk_rate": self.unknown_ids / self.tokens if self.tokens else 0.0,
+            "made": {str(lv): self.made[lv] for lv in levels},
         }

@@ -9,18 +9,21 @@ What changes past one process, and nothing else:
 - The mesh of `jaxlua.train.sharding.DataParallel` holds every process's devices; parameters stay replicated,
   batch rows are split over all devices, so the jit step (and its gradient mean over the global batch) is
   unchanged.
-- Every process computes the same global batch k (a function of (seed, k): a fixed dataset's indexing, or the
-  program stream, which each process runs with its own generator workers) and hands on only its own rows
-  (`local_rows`, `jax.make_array_from_process_local_data`).
+- Every process holds the same global batch k (a function of (seed, k)) and hands on only its own rows
+  (`local_rows`, `jax.make_array_from_process_local_data`). A fixed dataset is indexed alike everywhere; the
+  program stream is sharded: each process's generator workers make only its share of every block, and the
+  processes trade the candidates through the runtime's key-value store (`stream_exchange`), so generation
+  scales with the processes.
 - Decisions that read a clock or a signal are agreed on by all processes once per step (`StepAgreement`), so
   every process stops at the same step and follows the same time-budget schedule.
 - Only process 0 writes the workdir's files, metrics, TensorBoard, predictions and INFO logs, and shows progress
   bars; orbax saves and restores checkpoints with every process taking part (the workdir must be on a
-  filesystem every host sees). Each process keeps its stream key log in a folder of its own.
+  filesystem every host sees). Each process keeps its stream key log, every key of the run, in a folder of its own.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import pathlib
 import re
@@ -29,9 +32,11 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
+from jaxlua.data.stream_exchange import EXCHANGE_TIMEOUT_S, KeyValueExchange
 from jaxlua.workdir_files import PROCESSES_DIR
 
 AUTO = "auto"
+_STREAM_EXCHANGES = itertools.count()  # streams opened in this launch: each process opens them in the same order
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(\d{1,5})$")
 
 
@@ -127,9 +132,46 @@ def barrier(name: str) -> None:
 
 def stream_state_dir(workdir: pathlib.Path) -> pathlib.Path:
     """Where this process's stream keeps its key log: the workdir itself for process 0 (as a one-process run),
-    `processes/<i>` for the others (each process runs a stream of its own)."""
+    `processes/<i>` for the others (each process's stream holds every key of the run, in a log of its own)."""
     index = jax.process_index()
     return workdir if index == 0 else workdir / PROCESSES_DIR / str(index)
+
+
+class _CoordinatorStore:
+    """The distributed runtime's key-value store (held by the coordination service on process 0), which the
+    stream's exchange uses: device collectives would race the train step's from the stream's thread."""
+
+    def __init__(self) -> None:
+        from jax._src import distributed as jax_distributed  # pylint: disable=import-outside-toplevel
+
+        self._client = jax_distributed.global_state.client
+
+    def set(self, key: str, value: bytes) -> None:
+        self._client.key_value_set_bytes(key, value)
+
+    def get(self, key: str, timeout_s: float) -> bytes | None:
+        try:
+            return self._client.blocking_key_value_get_bytes(key, max(1, int(timeout_s * 1000)))
+        except jax.errors.JaxRuntimeError as exc:
+            if "DEADLINE_EXCEEDED" in str(exc):
+                return None
+            raise
+
+    def delete(self, key: str) -> None:
+        self._client.key_value_delete(key)
+
+
+def stream_exchange(timeout_s: float = EXCHANGE_TIMEOUT_S) -> KeyValueExchange | None:
+    """This process's end of the exchange a sharded program stream trades candidates over; None for one process.
+
+    Keys live under `jaxlua/stream/<n>/`, n counting the streams this launch opened; the stream adds its
+    settings' fingerprint, its run and block to each. No key outlives the launch: every process restarts on
+    resume and process 0 starts a fresh coordination service, so a resumed run cannot read an earlier launch's.
+    """
+    if jax.process_count() == 1:
+        return None
+    return KeyValueExchange(_CoordinatorStore(), jax.process_index(), jax.process_count(),
+                            f"jaxlua/stream/{next(_STREAM_EXCHANGES)}", timeout_s)
 
 
 def local_rows(sharding: jax.sharding.Sharding, global_rows: int) -> slice:

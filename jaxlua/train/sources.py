@@ -8,7 +8,8 @@ on exactly the batches an uninterrupted one would have. Each source also says wh
 are padded to, how long a loss window covers every output it can produce, and its scalars for the metrics log.
 
 `open_training_data` opens a run's data (`jaxlua.data.run_data`, NumPy side) with this process's stream state
-folder and wraps its training part into the matching source.
+folder (and, past one process, the exchange the processes share the stream's work over) and wraps its training
+part into the matching source.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from jaxlua.tokenize import EncodedDataset
 from jaxlua.train.batching import Arrays
 from jaxlua.train.config import TrainConfig
 from jaxlua.train.curriculum import BatchSampler, Curriculum, CurriculumState
-from jaxlua.train.distributed import stream_state_dir
+from jaxlua.train.distributed import stream_exchange, stream_state_dir
 from jaxlua.train.mastery import MasteryRule
 from jaxlua.train.step import output_span
 
@@ -129,6 +130,9 @@ def batch_source(config: TrainConfig, train: EncodedDataset | ProgramStream) -> 
 def open_training_data(config: TrainConfig, workdir: pathlib.Path, cache_dir: pathlib.Path | None = None,
                        progress: bool = True) -> Iterator[tuple[PreparedData, BatchSource]]:
     """(the run's data, its training batch source) for the length of a `with` block; a stream keeps its key log
-    in this process's state folder and its workers end with the block."""
-    with open_run_data(config, workdir, cache_dir, progress, state_dir=stream_state_dir(workdir)) as data:
+    in this process's state folder, shares its work with the other processes of a multi-process run, and its
+    workers end with the block."""
+    exchange = stream_exchange() if config.stream else None  # None for one process: the stream runs alone
+    with open_run_data(config, workdir, cache_dir, progress, state_dir=stream_state_dir(workdir),
+                       exchange=exchange) as data:
         yield data, batch_source(config, data.train)

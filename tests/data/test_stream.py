@@ -239,3 +239,29 @@ def test_widths_cover_every_length_up_to_max_len():
     widths = stream_widths(np.array([10, 20, 30, 41]), 2, 512)
     assert widths == (32, 48, 96, 192, 384, 512)
     assert stream_widths(np.array([500, 510]), 4, 512) == (504, 512)
+
+
+def test_a_level_mix_with_small_blocks_does_not_stall():
+    """Blocks of 8 slots with one worker: the producer keeps every worker busy with 64 slots in flight, but a
+    level mix decides slots only MIX_LAG_BLOCKS blocks ahead of the trainer; reading further ahead waited for the
+    trainer, which waited for those slots (it hung before the producer's window was capped)."""
+    import threading
+
+    config = dataclasses.replace(SMALL, sort_window=1, initial_mix=(1.0, 1.0))
+    got, failed = [], []
+
+    def train():
+        try:
+            with open_stream(config, progress=False) as stream:
+                batches = stream.batches(0)
+                for step in range(12):
+                    stream.set_mix([], step)
+                    got.append(next(batches))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failed.append(exc)
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    thread.join(90)
+    assert not failed and len(got) == 12, (f"stalled after {len(got)} of 12 batches" if thread.is_alive()
+                                           else failed)

@@ -4,8 +4,9 @@ Two processes (one CPU device each) train the parameters of one process with two
 batch, bit for bit (same split of the batch, and a sum of two partial gradients is the same in either order);
 one process with one device is equal within 1e-6 (measured 6e-8: the gradient's sum over rows is grouped
 differently). A two-process run stopped (one process asked, both stop at the same step) or killed, then
-resumed, ends with the parameters of an uninterrupted one. Bad launch settings are one line and exit code 2.
-Skipped where jaxlib has no gloo CPU collectives.
+resumed, ends with the parameters of an uninterrupted one. The program stream's processes trade candidates over
+the coordinator's key-value store, each making half the slots, and give one process's batches. Bad launch
+settings are one line and exit code 2. Skipped where jaxlib has no gloo CPU collectives.
 """
 
 from __future__ import annotations
@@ -240,11 +241,33 @@ def test_two_processes_on_the_stream_train_the_parameters_of_one(runs):
     root = runs.root
     two = _train(root / "stream_two", 2, root / "xla", "--stream")
     assert [o["start_step"] for o in two] == [0, 0]
-    _train(root / "stream_one", 1, root / "xla", "--stream", devices=2)
+    one, = _train(root / "stream_one", 1, root / "xla", "--stream", devices=2)
     _assert_same(_params(root / "stream_two"), _params(root / "stream_one"))
-    # Each process ran its own stream; process 1 keeps its key log apart from process 0's.
-    assert (root / "stream_two" / "stream_keys.u64").exists()
-    assert (root / "stream_two" / "processes" / "1" / "stream_keys.u64").exists()
+    # The processes shared the stream's work: each made its half of the blocks it started (at most 3 of 64 slots
+    # past those accepted) and its retries, where one process makes every slot.
+    assert one["made"] >= one["accepted"] >= 20 * 8
+    assert all(o["made"] <= (o["accepted"] + 3 * 64) / 2 + o["duplicates"] for o in two), two
+    assert all(o["made"] < o["accepted"] for o in two), two  # the stream ran far ahead of these 20 steps
+    # Process 1 keeps its key log, every key of the run, apart from process 0's.
+    logs = [(root / "stream_two" / "stream_keys.u64").read_bytes(),
+            (root / "stream_two" / "processes" / "1" / "stream_keys.u64").read_bytes()]
+    assert logs[0] and logs[1] and logs[0][:len(logs[1])] == logs[1][:len(logs[0])]
+
+
+@needs_gloo
+def test_the_stream_exchange_runs_over_the_coordinators_store(tmp_path):
+    started = [_start(["tests.train.distributed_run", str(tmp_path / name), "--exchange"], count, _env())
+               for name, count in (("two", 2), ("one", 1))]
+    outs, (one,) = ([_last_json(out) for _, out, _ in _finish(procs, timeout=120)] for procs in started)
+    assert [o["gathered"] for o in outs] == [[[f"0:{i}", f"1:{i}"] for i in range(3)]] * 2
+    assert [o["kept"] for o in outs] == [[2], [2]]  # each process deleted its own keys once all had read them
+    assert outs[0]["lonely"] is None
+    assert "process 0 of 2 sent nothing for 'lonely' in 2 s" in outs[1]["lonely"]
+    # The run's training data: both processes' streams give one process's batches, each making half the slots
+    # (of the blocks it started: at most 3 of 64 slots past those accepted) and its retries.
+    assert outs[0]["batches"] == outs[1]["batches"] == one["batches"]
+    assert one["made"] >= one["accepted"] >= 40 * 8
+    assert all(o["made"] <= (o["accepted"] + 3 * 64) / 2 + o["duplicates"] < o["accepted"] for o in outs), outs
 
 
 @needs_gloo
