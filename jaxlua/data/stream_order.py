@@ -274,11 +274,19 @@ class OrderedProducer:
     def stats(self) -> dict:
         """Counts so far: accepted, raw duplicates and rejections per level, `<UNK>` share of train tokens, and
         `made`: the candidates the workers computed per level."""
-        levels = sorted(set(self.accepted) | set(self.duplicates) | set(self.made) | {lv for lv, _ in self.rejected})
-        return {
-            "accepted": {str(lv): self.accepted[lv] for lv in levels},
-            "duplicates": {str(lv): self.duplicates[lv] for lv in levels},
-            "rejected": {str(lv): {r: n for (l2, r), n in sorted(self.rejected.items()) if l2 == lv} for lv in levels},
-            "unk_rate": self.unknown_ids / self.tokens if self.tokens else 0.0,
-            "made": {str(lv): self.made[lv] for lv in levels},
-        }
+        return producer_counts(self)
+
+
+def producer_counts(producer) -> dict:
+    """A producer's counters (`accepted`, `duplicates`, `made` per level, `rejected` per (level, reason),
+    `unknown_ids` of `tokens`) as the JSON-able stats both producers report."""
+    levels = sorted(set(producer.accepted) | set(producer.duplicates) | set(producer.made)
+                    | {lv for lv, _ in producer.rejected})
+    return {
+        "accepted": {str(lv): producer.accepted[lv] for lv in levels},
+        "duplicates": {str(lv): producer.duplicates[lv] for lv in levels},
+        "rejected": {str(lv): {r: n for (l2, r), n in sorted(producer.rejected.items()) if l2 == lv}
+                     for lv in levels},
+        "unk_rate": producer.unknown_ids / producer.tokens if producer.tokens else 0.0,
+        "made": {str(lv): producer.made[lv] for lv in levels},
+    }

@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxlua.data.stream_exchange import SlotExchange
 from jaxlua.data.stream_mix import MIX_LAG_BLOCKS
-from jaxlua.data.stream_order import TASKS_IN_FLIGHT, OrderedProducer, SeenKeys, WorkerGroup
+from jaxlua.data.stream_order import TASKS_IN_FLIGHT, OrderedProducer, SeenKeys, WorkerGroup, producer_counts
 from jaxlua.data.stream_worker import Candidate, StreamError
 
 _HEAD = 8  # bytes of the payload's header length
@@ -272,13 +272,8 @@ class ShardedProducer:
     def stats(self) -> dict:
         """`OrderedProducer.stats` (counted over every process's slots), plus `made`: the candidates this
         process's workers computed per level, and the exchange's rounds and waiting time."""
-        levels = sorted(set(self.accepted) | set(self.duplicates) | set(self.made) | {lv for lv, _ in self.rejected})
         return {
-            "accepted": {str(lv): self.accepted[lv] for lv in levels},
-            "duplicates": {str(lv): self.duplicates[lv] for lv in levels},
-            "rejected": {str(lv): {r: n for (l2, r), n in sorted(self.rejected.items()) if l2 == lv} for lv in levels},
-            "unk_rate": self.unknown_ids / self.tokens if self.tokens else 0.0,
-            "made": {str(lv): self.made[lv] for lv in levels},
+            **producer_counts(self),
             "exchange_rounds": self.rounds, "collision_rounds": self.collision_rounds,
             "exchange_wait_s": self.exchange_wait_s,
         }

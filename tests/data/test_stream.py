@@ -3,7 +3,6 @@ disjoint from it, options passed to the tokenizer, and workers that never outliv
 import collections
 import dataclasses
 import os
-import random
 import signal
 
 import chex
@@ -12,8 +11,9 @@ import pytest
 
 from jaxlua.data.stream import StreamConfig, StreamError, open_stream, stream_widths
 from jaxlua.data.stream_order import KeyLog, OrderedProducer, SeenKeys
-from jaxlua.data.stream_worker import Candidate, program_seed
+from jaxlua.data.stream_worker import program_seed
 from jaxlua.tokenize import Tokenizer
+from tests.data.fake_workers import FakeWorkers
 
 SMALL = StreamConfig(levels=(4, 5), batch_size=8, sort_window=2, heldout_per_level=10, vocab_per_level=20,
                      workers=1, buffer_batches=4)
@@ -115,36 +115,6 @@ def test_no_repeats_and_disjoint_from_heldout():
     heldout = {tuple(t[:n]) for ds in (val, test) for t, n in zip(ds.tokens, ds.lengths)}
     assert len(heldout) == len(val) + len(test)
     assert not heldout & set(streamed)
-
-
-class FakeWorkers:
-    """In-process stand-in for WorkerGroup: answers in a shuffled order; keys come from a space of `keys`."""
-
-    def __init__(self, count, keys, seed):
-        self.in_flight = [collections.deque() for _ in range(count)]
-        self._rng, self._keys = random.Random(seed), keys
-
-    def __len__(self):
-        return len(self.in_flight)
-
-    def drain(self):
-        while any(self.in_flight):
-            self.receive(0)
-
-    def least_busy(self):
-        return min(range(len(self)), key=lambda w: len(self.in_flight[w]))
-
-    def send(self, worker, message, tag=None):
-        self.in_flight[worker].append(message)
-
-    def receive(self, timeout):
-        busy = [w for w in range(len(self)) if self.in_flight[w]]
-        if not busy:
-            return []
-        _, slots = self.in_flight[self._rng.choice(busy)].popleft()
-        made = [Candidate(pos, attempt, program_seed(0, space, index, attempt) % self._keys, 4)
-                for pos, space, index, attempt in slots]
-        return [(None, (made, {}))]
 
 
 @pytest.mark.parametrize("workers,seed", [(1, 0), (3, 1), (4, 2)])

@@ -6,7 +6,6 @@ the slots, through collision rounds (level 0 repeats itself often) and a resume 
 """
 import collections
 import dataclasses
-import random
 import threading
 
 import numpy as np
@@ -17,6 +16,7 @@ from jaxlua.data.stream_exchange import KeyValueExchange, MemoryStore, memory_ex
 from jaxlua.data.stream_order import SeenKeys
 from jaxlua.data.stream_shard import ShardedProducer, colliding, decode_payload, encode_payload
 from jaxlua.data.stream_worker import Candidate, program_seed
+from tests.data.fake_workers import FakeWorkers
 
 CONFIG = StreamConfig(levels=(4, 5), batch_size=8, sort_window=2, heldout_per_level=10, vocab_per_level=20,
                       workers=1, buffer_batches=4)
@@ -140,44 +140,6 @@ def test_resume_from_key_logs_of_unequal_length(reference, tmp_path):
 # --- The producer alone, with in-process workers: the rule written out, errors, the exchange. -----------------
 
 
-class FakeWorkers:
-    """In-process stand-in for WorkerGroup: answers in a shuffled order; keys from a space of `keys`; attempts
-    whose seed is a multiple of 5 are rejected (as a program failing in Lua), and `fail` slots find none."""
-
-    def __init__(self, count, keys, seed, fail=()):
-        self.in_flight = [collections.deque() for _ in range(count)]
-        self._rng, self._keys, self._fail = random.Random(seed), keys, set(fail)
-
-    def __len__(self):
-        return len(self.in_flight)
-
-    def drain(self):
-        while any(self.in_flight):
-            self.receive(0)
-
-    def least_busy(self):
-        return min(range(len(self)), key=lambda w: len(self.in_flight[w]))
-
-    def send(self, worker, message, tag=None):
-        self.in_flight[worker].append((tag, message))
-
-    def receive(self, timeout):
-        busy = [w for w in range(len(self)) if self.in_flight[w]]
-        if not busy:
-            return []
-        tag, (_, slots) = self.in_flight[self._rng.choice(busy)].popleft()
-        made, rejected = [], collections.Counter()
-        for position, space, index, attempt in slots:
-            if index in self._fail:
-                return [(tag, (f"no acceptable program for slot {index}", dict(rejected)))]
-            while program_seed(0, space, index, attempt) % 5 == 0:
-                rejected[4, "lua"] += 1
-                attempt += 1
-            key = program_seed(0, space, index, attempt) % self._keys
-            made.append(Candidate(position, attempt, key, 4, ids=np.array([1, key, 2], np.int32)))
-        return [(tag, (made, dict(rejected)))]
-
-
 def expected_attempts(slots, keys):
     """The sequential rule: each slot takes its first accepted attempt whose key no earlier slot took."""
     seen, out = set(), []
@@ -197,7 +159,7 @@ def produce(count, slots, keys, block_size=8, fail=(), max_attempts=1000):
     exchanges = memory_exchanges(count, timeout_s=30)
 
     def one(process):
-        producer = ShardedProducer(FakeWorkers(2, keys, process, fail), exchanges[process], block_size, chunk=3,
+        producer = ShardedProducer(FakeWorkers(2, keys, process, fail, reject_multiple=5), exchanges[process], block_size, chunk=3,
                                    max_attempts=max_attempts)
         got = [(c.position, c.attempt) for c in producer.run((("train", i) for i in range(slots)), SeenKeys())]
         return got, producer

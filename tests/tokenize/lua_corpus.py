@@ -7,6 +7,30 @@ this generator complements it with constructs it may not emit (escapes, long str
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
+
+# Pieces of Lua text a fuzzer inserts: characters and the keywords, brackets and escapes tokenizers trip on.
+LUA_ALPHABET = list("abcxyz019 \n\t\"'[]=-.+*/%^#<>~(){};:,\\") + [
+    "local ", "function ", "end ", "if ", "then ", "else ", "for ", "in ", "do ", "while ", "return ",
+    "print", "[[", "]]", "--", "..", "...", "::", "goto ", "not ", "and ", "or ", "nil", "\\x4", "\\u{", "\\z"]
+
+
+def mutated_programs(programs: Sequence[str], rng: random.Random, count: int) -> Iterator[str]:
+    """`count` programs of `programs`, each with 1 to 3 characters deleted, doubled or replaced by a piece of
+    `LUA_ALPHABET` (many no longer parse)."""
+    for _ in range(count):
+        source = list(rng.choice(programs))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(source))
+            op = rng.random()
+            if op < 0.4:
+                del source[i]
+            elif op < 0.7:
+                source.insert(i, source[i])
+            else:
+                source[i] = rng.choice(LUA_ALPHABET)
+        yield "".join(source)
+
 
 HANDWRITTEN = [
     'print("Hello, World!")',

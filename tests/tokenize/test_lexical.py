@@ -9,7 +9,7 @@ import pytest
 
 from jaxlua.tokenize import LuaSyntaxError, Tokenizer
 from jaxlua.tokenize.lexical import lexical_tokens
-from tests.tokenize.lua_corpus import CANONICAL_HAZARDS, HANDWRITTEN, MiniGenerator, project_generator
+from tests.tokenize.lua_corpus import CANONICAL_HAZARDS, HANDWRITTEN, MiniGenerator, mutated_programs, project_generator
 from tests.tokenize.test_closed_vocabulary import library_call_program
 
 FAST = Tokenizer("semantic", identifiers="canonical")
@@ -146,24 +146,10 @@ def test_mutated_programs_give_the_walks_tokens():
     read as a name; on such invalid programs the two may write different tokens.)"""
     from lupa import lua54  # pylint: disable=import-outside-toplevel
 
-    from tests.tokenize.test_robustness import LUA_ALPHABET  # pylint: disable=import-outside-toplevel
-
     load = lua54.LuaRuntime(encoding=None).globals().load
     compiled = 0
     corpus = HANDWRITTEN + [path.read_text(encoding="utf-8") for path in sorted(HANDWRITTEN_DIR.glob("*.lua"))]
-    rng = random.Random(0)
-    for _ in range(1500):
-        source = list(rng.choice(corpus))
-        for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(source))
-            op = rng.random()
-            if op < 0.4:
-                del source[i]
-            elif op < 0.7:
-                source.insert(i, source[i])
-            else:
-                source[i] = rng.choice(LUA_ALPHABET)
-        text = "".join(source)
+    for text in mutated_programs(corpus, random.Random(0), 1500):
         loaded = load(text.encode("utf-8", "surrogateescape"))  # a function, or (nil, message)
         if not isinstance(loaded, tuple) and loaded is not None:
             compiled += 1

@@ -8,13 +8,11 @@ from hypothesis import strategies as st
 
 from jaxlua.tokenize import LuaSyntaxError, Tokenizer, render_program
 from jaxlua.tokenize.tokenizer import LANGUAGE
+from tests.tokenize.lua_corpus import LUA_ALPHABET
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 TOKENIZERS = [Tokenizer("semantic"), Tokenizer("paper"), Tokenizer("chars"),
               Tokenizer("semantic", spell_identifiers=True), Tokenizer("semantic", identifiers="canonical")]
-LUA_ALPHABET = list("abcxyz019 \n\t\"'[]=-.+*/%^#<>~(){};:,\\") + [
-    "local ", "function ", "end ", "if ", "then ", "else ", "for ", "in ", "do ", "while ", "return ",
-    "print", "[[", "]]", "--", "..", "...", "::", "goto ", "not ", "and ", "or ", "nil", "\\x4", "\\u{", "\\z"]
 
 
 def tokenize_or_syntax_error(source) -> None:
@@ -51,21 +49,10 @@ def test_random_lua_like_text(pieces):
 
 def test_mutated_valid_programs():
     """Deleting, duplicating or swapping characters of real programs: tokens or LuaSyntaxError only."""
-    from tests.tokenize.lua_corpus import HANDWRITTEN
+    from tests.tokenize.lua_corpus import HANDWRITTEN, mutated_programs
 
-    rng = random.Random(0)
-    for _ in range(1500):
-        source = list(rng.choice(HANDWRITTEN))
-        for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(source))
-            op = rng.random()
-            if op < 0.4:
-                del source[i]
-            elif op < 0.7:
-                source.insert(i, source[i])
-            else:
-                source[i] = rng.choice(LUA_ALPHABET)
-        tokenize_or_syntax_error("".join(source))
+    for source in mutated_programs(HANDWRITTEN, random.Random(0), 1500):
+        tokenize_or_syntax_error(source)
 
 
 @pytest.mark.parametrize("source,line,column", [
